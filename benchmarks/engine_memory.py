@@ -1,0 +1,79 @@
+"""Streams thousands of frames through the engine (tiny SAM 3) and prints memory as it goes.
+
+    python benchmarks/engine_memory.py --frames 5000
+
+Reports host RSS, device memory (CUDA only), the session's footprint (entry counts and tensor
+bytes) every --every frames, the least-squares slope of RSS over the second half of the run, and
+exits non-zero if the session footprint changed after warm-up or RSS grew faster than --max-slope
+KiB per 1000 frames. Re-conditioning is forced every 2 frames and prompts change every 1000 frames,
+so every kind of state the session can accumulate is exercised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+
+from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.prompt_registry import PromptRequest
+from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.tiny_model import build_tiny_sam3
+from sam3_ros.track_memory import session_footprint
+
+PROMPT_SETS = (["person", "bicycle"], ["person", "car"], ["bicycle"], ["person", "bicycle", "tree"])
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=5000)
+    parser.add_argument("--every", type=int, default=500)
+    parser.add_argument("--max-slope", type=float, default=256.0, help="KiB of RSS per 1000 frames")
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    model, tokenizer = build_tiny_sam3(recondition_every_nth_frame=2, high_conf_thresh=0.0, high_iou_thresh=0.0)
+    engine = ConceptTracker(model, tokenizer, TrackerSettings(confirm_frames=2, max_lost_frames=5))
+    clip = [np.ascontiguousarray(f[::4, ::4]) for f in read_rgb_frames(bikes_video_path())[0]]
+    samples, warm_footprint = [], None
+    start = time.perf_counter()
+    print(f"{'frame':>7} {'rss MiB':>9} {'cuda MiB':>9} {'tensors KiB':>12} {'outputs':>8} {'ids':>5} {'ms/frame':>9}")
+    for index in range(args.frames):
+        if index % 1000 == 0:
+            engine.replace_prompts([PromptRequest(t) for t in PROMPT_SETS[(index // 1000) % len(PROMPT_SETS)]])
+        result = engine.process(clip[index % len(clip)], stamp=index)
+        if (index + 1) % args.every == 0:
+            footprint = session_footprint(engine.session)
+            cuda = torch.cuda.memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
+            elapsed_ms = (time.perf_counter() - start) * 1000 / (index + 1)
+            samples.append((index + 1, rss_mib()))
+            ids = max((i.track_id for i in result.instances), default=0)
+            print(f"{index + 1:>7} {samples[-1][1]:>9.1f} {cuda:>9.1f} {footprint['tensor_bytes'] / 1024:>12.1f} "
+                  f"{footprint['frame_outputs']:>8} {ids:>5} {elapsed_ms:>9.1f}", flush=True)
+            if index + 1 == args.every:
+                warm_footprint = footprint
+    frames, rss = np.array(samples).T
+    half = len(frames) // 2
+    slope = np.polyfit(frames[half:], rss[half:], 1)[0] * 1000 * 1024 if len(frames) - half >= 2 else 0.0
+    final = session_footprint(engine.session)
+    print(f"RSS slope over the second half: {slope:.1f} KiB per 1000 frames (bound {args.max_slope})")
+    print(f"session footprint after warm-up: {warm_footprint}\nsession footprint at the end:   {final}")
+    grew = {k: (warm_footprint[k], final[k]) for k in final if final[k] > warm_footprint[k]}
+    if grew or slope > args.max_slope:
+        print(f"FAIL: session grew {grew}" if grew else "FAIL: RSS grows")
+        return 1
+    print("OK: memory is flat")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The concept-tracking engine: frames in, tracked instances of every prompted concept out.
+
+One SAM 3 streaming session holds one tracker memory per object for all prompts; the vision
+backbone runs once per frame and the detector once per prompt. Prompts change between frames
+without touching other prompts' objects. This module never imports rclpy: the ROS node is glue.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import dataclass
+
+import torch
+from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
+
+from sam3_ros.frame_preprocessing import frame_to_pixel_values, validate_frame
+from sam3_ros.frame_result import FrameResult, PromptSummary, TrackedInstance
+from sam3_ros.mask_postprocessing import boxes_from_masks, keep_one_owner_per_pixel, masks_at_source_size
+from sam3_ros.prompt_registry import Prompt, PromptError, PromptRegistry, PromptRequest
+from sam3_ros.track_ids import TrackIdBook
+from sam3_ros.track_memory import TrackMemory
+
+# SAM 3's text encoder has 32 positions; longer prompts are truncated by the tokenizer.
+_TEXT_TOKENS = 32
+# transformers' SAM 3 pools exemplar-box features with torchvision's roi_align.
+EXEMPLARS_SUPPORTED = importlib.util.find_spec("torchvision") is not None
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    confirm_frames: int = 3  # consecutive visible frames before a new track is reported
+    max_lost_frames: int = 30  # frames a confirmed track may stay unseen (occluded) before it ends
+    max_objects_per_prompt: int = 20
+    max_objects_total: int = 50
+    max_prompts: int = 16
+    max_prompt_length: int = 120
+    max_exemplars: int = 8
+    max_conditioning_frames: int = 4
+    max_image_pixels: int = 4096 * 4096
+    detection_threshold: float | None = None  # None keeps the model's own (0.5 for SAM 3)
+    new_track_threshold: float | None = None  # None keeps the model's own (0.7 for SAM 3)
+
+    def __post_init__(self):
+        for name in ("max_objects_per_prompt", "max_objects_total", "max_prompts", "max_prompt_length", "max_image_pixels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("detection_threshold", "new_track_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
+class ConceptTracker:
+    """Thread-safe: prompt changes from a service thread wait for the frame in progress."""
+
+    def __init__(self, model, tokenizer, settings: TrackerSettings = TrackerSettings()):
+        self.settings = settings
+        self._model = model
+        self._tokenizer = tokenizer
+        parameter = next(model.parameters())
+        self.device, self.dtype = parameter.device, parameter.dtype
+        self._image_size = model.config.image_size
+        model.max_num_objects = settings.max_objects_total
+        model.max_objects_per_prompt = settings.max_objects_per_prompt
+        if settings.detection_threshold is not None:
+            model.score_threshold_detection = settings.detection_threshold
+        if settings.new_track_threshold is not None:
+            model.new_det_thresh = settings.new_track_threshold
+        tracker_config = model.config.tracker_config
+        self._memory = TrackMemory(
+            tracker_config.num_maskmem, tracker_config.max_object_pointers_in_encoder, settings.max_conditioning_frames
+        )
+        self._ids = TrackIdBook(settings.confirm_frames, settings.max_lost_frames)
+        self.prompts = PromptRegistry(settings.max_prompts, settings.max_prompt_length, settings.max_exemplars)
+        self._lock = threading.Lock()
+        self._frames_seen = 0
+        self._start_session()
+
+    # -- prompts -------------------------------------------------------------------------------
+
+    def active_prompts(self) -> list[Prompt]:
+        with self._lock:
+            return list(self.prompts)
+
+    def add_prompts(self, requests: list[PromptRequest]) -> list[Prompt]:
+        """Add concepts; texts already active keep their id and tracks (new exemplars attach to them)."""
+        with self._lock:
+            self._check_exemplars_supported(requests)
+            new = self.prompts.plan_add(requests)
+            self._attach_exemplars(requests)
+            return [self._register(self.prompts.add(request)) for request in new]
+
+    def remove_prompts(self, prompt_ids=(), texts=()) -> list[Prompt]:
+        """Remove concepts by id or text, with their objects; raises PromptError if one is not active."""
+        with self._lock:
+            doomed = {}
+            for prompt_id in prompt_ids:
+                prompt = self.prompts.get(prompt_id)
+                if prompt is None:
+                    raise PromptError(f"no active prompt has id {prompt_id}")
+                doomed[prompt.id] = prompt
+            for text in texts:
+                prompt = self.prompts.find_text(text)
+                if prompt is None:
+                    raise PromptError(f"no active prompt has the text '{text}'")
+                doomed[prompt.id] = prompt
+            for prompt in doomed.values():
+                self._unregister(prompt)
+            return list(doomed.values())
+
+    def replace_prompts(self, requests: list[PromptRequest]) -> list[Prompt]:
+        """Make the active set exactly `requests`; overlapping texts keep their ids and tracks."""
+        with self._lock:
+            self._check_exemplars_supported(requests)
+            wanted = self.prompts.validate(requests)
+            if len(wanted) > self.prompts.max_prompts:
+                raise PromptError(f"{len(wanted)} prompts exceed the limit of {self.prompts.max_prompts} (parameter max_prompts)")
+            wanted_texts = {request.text for request in wanted}
+            for prompt in list(self.prompts):
+                if prompt.text not in wanted_texts:
+                    self._unregister(prompt)
+            for request in self.prompts.plan_add(wanted):
+                self._register(self.prompts.add(request))
+            self._attach_exemplars(wanted)
+            return list(self.prompts)
+
+    @staticmethod
+    def _check_exemplars_supported(requests: list[PromptRequest]) -> None:
+        for request in requests:
+            if request.exemplars and not EXEMPLARS_SUPPORTED:
+                raise PromptError(
+                    f"prompt '{request.text}' has exemplar boxes, which need torchvision (SAM 3 pools box "
+                    "features with its roi_align); install the torchvision build matching your torch, or send text only"
+                )
+
+    def _attach_exemplars(self, requests: list[PromptRequest]) -> None:
+        for request in self.prompts.validate(requests):
+            prompt = self.prompts.find_text(request.text)
+            if prompt is not None and request.exemplars:
+                self.prompts.set_exemplars(prompt.id, request.exemplars)
+
+    def _register(self, prompt: Prompt) -> Prompt:
+        # The engine's ids are the session's prompt ids: upstream's own add_prompt numbers prompts
+        # with len(prompts), which hands out a live id again after a removal.
+        encoded = self._tokenizer(
+            prompt.text, return_tensors="pt", padding="max_length", max_length=_TEXT_TOKENS, truncation=True
+        )
+        self._session.prompts[prompt.id] = prompt.text
+        self._session.prompt_input_ids[prompt.id] = encoded.input_ids.to(self.device)
+        self._session.prompt_attention_masks[prompt.id] = encoded.attention_mask.to(self.device)
+        return prompt
+
+    def _unregister(self, prompt: Prompt) -> None:
+        session = self._session
+        obj_ids = [obj_id for obj_id, prompt_id in session.obj_id_to_prompt_id.items() if prompt_id == prompt.id]
+        self._memory.remove_objects(session, obj_ids)
+        self._ids.forget(obj_ids)
+        for table in (session.prompts, session.prompt_input_ids, session.prompt_embeddings, session.prompt_attention_masks):
+            table.pop(prompt.id, None)
+        self.prompts.remove(prompt.id)
+
+    # -- frames --------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget all tracks (prompts stay). New tracks get new ids: ids are never reused."""
+        with self._lock:
+            self._ids.clear()
+            self._start_session()
+            for prompt in self.prompts:
+                self._register(prompt)
+
+    def _start_session(self) -> None:
+        self._session = Sam3VideoInferenceSession(
+            inference_device=self.device,
+            inference_state_device=self.device,
+            video_storage_device=self.device,
+            dtype=self.dtype,
+        )
+        self._session_frame = 0
+
+    @property
+    def session(self) -> Sam3VideoInferenceSession:
+        """The underlying transformers session, for inspection (memory checks, diagnostics)."""
+        return self._session
+
+    @torch.inference_mode()
+    def process(self, frame, stamp=None) -> FrameResult:
+        """Track every active concept in one HxWx3 uint8 RGB frame of any size."""
+        validate_frame(frame, self.settings.max_image_pixels)
+        height, width = frame.shape[:2]
+        with self._lock:
+            self._frames_seen += 1
+            prompts = list(self.prompts)
+            if not prompts:
+                return FrameResult(stamp, width, height, self._frames_seen, (), ())
+            pixel_values = frame_to_pixel_values(frame, self._image_size, self.device, self.dtype)
+            exemplars = {p.id: self._exemplar_tensors(p, width, height) for p in prompts if p.exemplars}
+            self._model.prepare_frame(list(self._session.prompts), exemplars)
+            frame_idx = self._session_frame
+            output = self._model(inference_session=self._session, frame=pixel_values, frame_idx=frame_idx)
+            self._session_frame += 1
+            for prompt_id in exemplars:
+                self.prompts.set_exemplars(prompt_id, ())
+            instances = self._instances(output, frame_idx, height, width)
+            self._memory.prune(self._session, frame_idx)
+            summaries = tuple(
+                PromptSummary(
+                    p.id,
+                    p.text,
+                    float(self._model.presence_scores[p.id]),
+                    sum(1 for i in instances if i.prompt_id == p.id),
+                )
+                for p in prompts
+            )
+            return FrameResult(stamp, width, height, self._frames_seen, instances, summaries)
+
+    def _exemplar_tensors(self, prompt: Prompt, width: int, height: int):
+        boxes, labels = [], []
+        for box in prompt.exemplars:
+            x0, x1 = min(box.x_min, width), min(box.x_max, width)
+            y0, y1 = min(box.y_min, height), min(box.y_max, height)
+            if x1 > x0 and y1 > y0:
+                boxes.append([(x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width, (y1 - y0) / height])
+                labels.append(1 if box.positive else 0)
+        if not boxes:
+            return None
+        return (
+            torch.tensor(boxes, device=self.device, dtype=self.dtype),
+            torch.tensor(labels, device=self.device, dtype=torch.long),
+        )
+
+    def _instances(self, output, frame_idx: int, height: int, width: int) -> tuple[TrackedInstance, ...]:
+        obj_ids = sorted(output.obj_id_to_mask)
+        if not obj_ids:
+            self._ids.update(frame_idx, {})
+            return ()
+        session = self._session
+        prompt_of = [session.obj_id_to_prompt_id[obj_id] for obj_id in obj_ids]
+        scores = torch.tensor([float(output.obj_id_to_tracker_score.get(o, 0.0)) for o in obj_ids], device=self.device)
+        masks = masks_at_source_size(torch.cat([output.obj_id_to_mask[o] for o in obj_ids]), height, width)
+        masks = keep_one_owner_per_pixel(masks, scores, prompt_of)
+        visible = masks.any(dim=(1, 2)).tolist()
+        update = self._ids.update(frame_idx, dict(zip(obj_ids, visible)))
+        reported = [index for index, obj_id in enumerate(obj_ids) if obj_id in update.reported]
+        instances = []
+        if reported:
+            index = torch.tensor(reported, device=self.device)
+            boxes = boxes_from_masks(masks[index]).tolist()
+            host_masks = masks[index].cpu().numpy()
+            for row, position in enumerate(reported):
+                obj_id = obj_ids[position]
+                instances.append(
+                    TrackedInstance(
+                        track_id=update.reported[obj_id],
+                        prompt_id=prompt_of[position],
+                        prompt_text=session.prompts[prompt_of[position]],
+                        score=float(scores[position]),
+                        box=tuple(boxes[row]),
+                        mask=host_masks[row],
+                        frames_tracked=self._ids.frames_tracked(obj_id, frame_idx),
+                    )
+                )
+        self._memory.remove_objects(session, update.retired)
+        return tuple(sorted(instances, key=lambda i: i.track_id))

@@ -1,0 +1,65 @@
+"""Loads SAM 3 (weights and tokenizer) from the Hugging Face hub or a local directory."""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoTokenizer
+
+from sam3_ros.streaming_sam3 import StreamingSam3VideoModel
+from sam3_ros.tiny_model import TINY_MODEL_NAME, build_tiny_sam3
+
+DEFAULT_MODEL = "facebook/sam3"
+
+HOW_TO_GET_WEIGHTS = (
+    "SAM 3 weights are gated: accept the licence at https://huggingface.co/facebook/sam3, then either "
+    "run `hf auth login` on this machine (the weights download on first use) or download them once "
+    "with `hf download facebook/sam3 --local-dir /path/to/sam3` and set the parameter model to that "
+    f"directory. model:={TINY_MODEL_NAME} runs an untrained tiny model for plumbing tests."
+)
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded; the message says how to fix it."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ModelLoadError(f"device '{name}' is not a torch device name (use auto, cpu, cuda or cuda:N)") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"device '{name}' was asked for but this torch build or machine has no CUDA; use cpu or auto")
+    return device
+
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """bf16 on a GPU and fp32 on the CPU unless told otherwise.
+
+    The model is loaded in this dtype rather than run under autocast: autocast is per-thread and
+    would silently not apply in a ROS executor thread.
+    """
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if name not in _DTYPES:
+        raise ModelLoadError(f"dtype '{name}' is not one of auto, {', '.join(_DTYPES)}")
+    return _DTYPES[name]
+
+
+def load_sam3(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto"):
+    """Return (model, tokenizer) ready for inference on the resolved device and dtype."""
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    if model == TINY_MODEL_NAME:
+        sam3, tokenizer = build_tiny_sam3()
+    else:
+        try:
+            sam3 = StreamingSam3VideoModel.from_pretrained(model, dtype=torch_dtype)
+            tokenizer = AutoTokenizer.from_pretrained(model)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(f"could not load SAM 3 from '{model}': {error}\n{HOW_TO_GET_WEIGHTS}") from error
+    return sam3.to(torch_device, dtype=torch_dtype).eval(), tokenizer

@@ -1,0 +1,105 @@
+"""The node's ROS parameters: declaration with descriptions and ranges, and validated reading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+from sam3_ros.concept_tracker import TrackerSettings
+from sam3_ros.model_loading import DEFAULT_MODEL
+
+_BIG = 2**31 - 1
+
+
+def _int(low: int, high: int = _BIG) -> dict:
+    return {"integer_range": [IntegerRange(from_value=low, to_value=high, step=1)]}
+
+
+def _unit() -> dict:
+    return {"floating_point_range": [FloatingPointRange(from_value=0.0, to_value=1.0, step=0.0)]}
+
+
+# name -> (default, description, extra descriptor fields)
+PARAMETERS = {
+    "model": (DEFAULT_MODEL, "Hugging Face hub id or local directory of SAM 3 weights; 'tiny-random' for an untrained test model", {}),
+    "device": ("auto", "torch device: auto (cuda if available), cpu, cuda, cuda:N", {}),
+    "dtype": ("auto", "auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16", {}),
+    "prompts": (Parameter.Type.STRING_ARRAY, "Concepts to track at start-up; kept in sync with the prompt service", {}),
+    "detection_threshold": (0.5, "Minimum detector score for a detection to count", _unit()),
+    "new_track_threshold": (0.7, "Minimum detector score for an unmatched detection to start a track", _unit()),
+    "confirm_frames": (3, "Consecutive frames a new track must be seen before it is published", _int(1, 1000)),
+    "max_lost_frames": (30, "Frames a published track may stay unseen (occluded) before it ends", _int(0, 100000)),
+    "max_objects_per_prompt": (20, "Tracked objects per prompt", _int(1, 1000)),
+    "max_objects_total": (50, "Tracked objects over all prompts", _int(1, 10000)),
+    "max_prompts": (16, "Active prompts at most", _int(1, 1000)),
+    "max_prompt_length": (120, "Characters per prompt at most", _int(1, 10000)),
+    "max_exemplars": (8, "Exemplar boxes per prompt at most", _int(0, 1000)),
+    "max_image_pixels": (4096 * 4096, "Largest accepted image (width*height)", _int(4)),
+    "image_qos_reliability": ("best_effort", "Image subscription reliability: best_effort (sensor data) or reliable", {}),
+    "image_qos_depth": (1, "Image subscription queue depth", _int(1, 100)),
+    "use_compressed": (False, "Subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image", {}),
+    "publish_label_image": (True, "Publish ~/label_image (16UC1 track ids) when someone subscribes", {}),
+    "publish_debug_image": (True, "Publish ~/debug_image (rgb8 overlay) when someone subscribes", {}),
+}
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    model: str
+    device: str
+    dtype: str
+    prompts: tuple[str, ...]
+    tracker: TrackerSettings
+    image_qos: QoSProfile
+    use_compressed: bool
+    publish_label_image: bool
+    publish_debug_image: bool
+
+
+def declare_parameters(node) -> None:
+    for name, (default, description, extra) in PARAMETERS.items():
+        node.declare_parameter(name, default, ParameterDescriptor(description=description, **extra))
+
+
+def image_qos(reliability: str, depth: int) -> QoSProfile:
+    if reliability not in ("best_effort", "reliable"):
+        raise ValueError(f"image_qos_reliability must be best_effort or reliable, got '{reliability}'")
+    qos = QoSProfile(
+        history=qos_profile_sensor_data.history,
+        depth=depth,
+        reliability=ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort" else ReliabilityPolicy.RELIABLE,
+        durability=qos_profile_sensor_data.durability,
+    )
+    return qos
+
+
+def read_config(node) -> NodeConfig:
+    """Read and validate every parameter; raises ValueError naming the bad parameter."""
+    value = {name: node.get_parameter(name).value for name in PARAMETERS if name != "prompts"}
+    prompts = node.get_parameter_or("prompts", Parameter("prompts", value=[])).value or []
+    tracker = TrackerSettings(
+        confirm_frames=value["confirm_frames"],
+        max_lost_frames=value["max_lost_frames"],
+        max_objects_per_prompt=value["max_objects_per_prompt"],
+        max_objects_total=value["max_objects_total"],
+        max_prompts=value["max_prompts"],
+        max_prompt_length=value["max_prompt_length"],
+        max_exemplars=value["max_exemplars"],
+        max_image_pixels=value["max_image_pixels"],
+        detection_threshold=value["detection_threshold"],
+        new_track_threshold=value["new_track_threshold"],
+    )
+    return NodeConfig(
+        model=value["model"],
+        device=value["device"],
+        dtype=value["dtype"],
+        prompts=tuple(prompts),
+        tracker=tracker,
+        image_qos=image_qos(value["image_qos_reliability"], value["image_qos_depth"]),
+        use_compressed=value["use_compressed"],
+        publish_label_image=value["publish_label_image"],
+        publish_debug_image=value["publish_debug_image"],
+    )

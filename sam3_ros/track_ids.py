@@ -1,0 +1,75 @@
+"""Public track ids: confirmation of new tracks, occlusion tolerance and retirement of lost ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class _TrackState:
+    first_frame: int
+    frames_seen: int = 0
+    frames_lost: int = 0
+    public_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TrackUpdate:
+    reported: dict[int, int]  # model object id -> public id, for tracks to publish this frame
+    retired: list[int]  # model object ids to remove from the tracker
+
+
+class TrackIdBook:
+    """Maps the model's object ids to the ids the robot sees.
+
+    Streaming mode turns off SAM 3's hotstart de-duplication and never drops a track on its
+    own, so this book does both jobs: a track is reported (and given its public id) only after
+    `confirm_frames` consecutive visible frames, a track lost before confirmation is retired at
+    once as a likely duplicate or false positive, and a confirmed track survives up to
+    `max_lost_frames` frames of occlusion before it is retired. Public ids come from one counter
+    that is never reset, so an id is never reused, also not across engine resets.
+    """
+
+    def __init__(self, confirm_frames: int = 3, max_lost_frames: int = 30):
+        if confirm_frames < 1:
+            raise ValueError("confirm_frames must be at least 1")
+        if max_lost_frames < 0:
+            raise ValueError("max_lost_frames must be >= 0")
+        self.confirm_frames = confirm_frames
+        self.max_lost_frames = max_lost_frames
+        self._tracks: dict[int, _TrackState] = {}
+        self._next_public_id = 1
+
+    def update(self, frame_index: int, visible: dict[int, bool]) -> TrackUpdate:
+        """Record which of the tracker's current objects have a non-empty mask on this frame."""
+        for gone in set(self._tracks) - set(visible):
+            del self._tracks[gone]
+        reported: dict[int, int] = {}
+        retired: list[int] = []
+        for obj_id, is_visible in visible.items():
+            state = self._tracks.setdefault(obj_id, _TrackState(first_frame=frame_index))
+            if is_visible:
+                state.frames_seen += 1
+                state.frames_lost = 0
+                if state.public_id is None and state.frames_seen >= self.confirm_frames:
+                    state.public_id = self._next_public_id
+                    self._next_public_id += 1
+                if state.public_id is not None:
+                    reported[obj_id] = state.public_id
+            else:
+                state.frames_lost += 1
+                if state.public_id is None or state.frames_lost > self.max_lost_frames:
+                    retired.append(obj_id)
+        self.forget(retired)
+        return TrackUpdate(reported, retired)
+
+    def frames_tracked(self, obj_id: int, frame_index: int) -> int:
+        return frame_index - self._tracks[obj_id].first_frame
+
+    def forget(self, obj_ids) -> None:
+        for obj_id in obj_ids:
+            self._tracks.pop(obj_id, None)
+
+    def clear(self) -> None:
+        """Forget every track but keep counting ids, so none is ever handed out twice."""
+        self._tracks.clear()

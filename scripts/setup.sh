@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Set up a development environment for sam3_ros without a ROS distro:
+#   1. create .venv (repo root) with the machine's python3 (3.11 or newer),
+#   2. pip-install requirements.txt and requirements-build.txt
+#      (ROS 2 Kilted comes from PyPI wheels),
+#   3. correct the include paths baked into the wheels' exported CMake targets,
+#   4. build this package (msg/srv + Python code) with colcon into
+#      build/ install/ log/ at the repo root.
+# Idempotent; a second run only re-checks and does an incremental build.
+# Afterwards:  source scripts/activate.sh
+#
+# Environment knobs: PYTHON (interpreter used to create .venv, default python3),
+# SAM3_SKIP_BUILD=1 (stop after the venv is ready).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Run a noisy command quietly; show its output only when it fails.
+quiet() {
+  local log
+  log="$(mktemp)"
+  if ! "$@" >"$log" 2>&1; then
+    grep -v 'is ignored: it is neither a file nor a directory' "$log" | tail -n 60 >&2
+    rm -f "$log"
+    die "command failed: $*"
+  fi
+  rm -f "$log"
+}
+
+# --- 1. virtual environment ---------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  command -v "$PYTHON" >/dev/null 2>&1 || die "'$PYTHON' not found; Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)"
+  if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+    die "$("$PYTHON" -V 2>&1) is too old: Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)"
+  fi
+  say "creating .venv with $("$PYTHON" -V 2>&1) ($(command -v "$PYTHON"))"
+  "$PYTHON" -m venv "$VENV" || die "could not create .venv (on Debian: apt-get install python3-venv)"
+fi
+VPY="$VENV/bin/python"
+"$VPY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || die ".venv uses $("$VPY" -V 2>&1); Python 3.11 or newer is required (remove .venv and set PYTHON)"
+PYVER="$("$VPY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+if [ "$PYVER" != "3.11" ]; then
+  say "warning: .venv uses Python $PYVER; the pinned torch==2.13.0 CPU wheel of this workplace is for 3.11 only"
+fi
+
+# --- 2. Python packages -------------------------------------------------------
+# Skipped when the requirement files and the interpreter are unchanged since the
+# last successful install.
+STAMP="$VENV/.sam3_ros_requirements"
+want="$(cat requirements*.txt; "$VPY" -VV)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
+  say "installing Python packages (requirements.txt, requirements-build.txt) ..."
+  quiet "$VPY" -m pip install --disable-pip-version-check \
+    -r requirements.txt -r requirements-build.txt
+  printf '%s' "$want" >"$STAMP"
+else
+  say "Python packages already installed"
+fi
+
+# --- 3. quirk: exported CMake targets name the wheel builder's include folders
+# The wheels' *Export.cmake files list /opt/python/cpXY-cpXY/include/pythonX.Y
+# and /opt/python/.../site-packages/numpy/_core/include as include folders, and
+# CMake refuses to generate while they do not exist. Point them at this venv's
+# interpreter headers and numpy headers instead (no root, /opt untouched).
+"$VPY" - "$VENV" <<'PY'
+import pathlib, re, sys, sysconfig
+import numpy
+
+venv = pathlib.Path(sys.argv[1])
+py_inc = sysconfig.get_paths()["include"]
+np_inc = numpy.get_include()
+if not pathlib.Path(py_inc, "Python.h").is_file():
+    sys.exit(f"[setup] ERROR: Python headers not found in {py_inc} "
+             "(on Debian: apt-get install python3-dev)")
+numpy_re = re.compile(r"/opt/python/cp3\d+-cp3\d+/lib/python3\.\d+/site-packages/numpy/(?:_core|core)/include")
+python_re = re.compile(r"/opt/python/cp3\d+-cp3\d+/include/python3\.\d+")
+fixed = 0
+for path in (venv / "share").glob("*/cmake/*.cmake"):
+    text = path.read_text()
+    if "/opt/python/" not in text:
+        continue
+    new = python_re.sub(lambda m: py_inc, numpy_re.sub(lambda m: np_inc, text))
+    if "/opt/python/" in new:
+        left = sorted(set(re.findall(r"/opt/python/[^;\"\s)]*", new)))
+        sys.exit(f"[setup] ERROR: unknown builder path(s) in {path}: {left}")
+    path.write_text(new)
+    fixed += 1
+if fixed:
+    print(f"[setup] rewrote builder include paths in {fixed} CMake export file(s) "
+          f"-> {py_inc}, {np_inc}")
+PY
+
+if [ "${SAM3_SKIP_BUILD:-0}" = "1" ]; then
+  say "SAM3_SKIP_BUILD=1: not building"
+  exit 0
+fi
+
+# --- 4. build with colcon -----------------------------------------------------
+command -v cmake >/dev/null 2>&1 || die "cmake not found (apt-get install cmake)"
+command -v c++ >/dev/null 2>&1 || die "a C/C++ compiler is needed (apt-get install build-essential)"
+
+say "building sam3_ros with colcon ..."
+start=$SECONDS
+ros_ld_path="$("$VPY" -c 'import ros_wheels_bootstrapper as b; print(b.get_ros_paths())')"
+# colcon symlink-installs: install/ links back to sam3_ros/*.py, scripts/, launch/
+# and config/, so edits to existing files need no rebuild (new files do).
+(
+  export PATH="$VENV/bin:$PATH"
+  export VIRTUAL_ENV="$VENV"
+  export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+  export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  export LD_LIBRARY_PATH="$ros_ld_path"
+  export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
+  quiet "$VENV/bin/colcon" --log-base log build \
+    --base-paths "$ROOT" \
+    --build-base build --install-base install \
+    --symlink-install \
+    --cmake-args \
+      "-DCMAKE_PREFIX_PATH=$VENV" \
+      "-DPython3_EXECUTABLE=$VPY" \
+      -DCMAKE_BUILD_TYPE=Release \
+      -DBUILD_TESTING=OFF
+)
+say "built in $((SECONDS - start)) s -> install/"
+say "done; now run:  source scripts/activate.sh"

@@ -1,0 +1,26 @@
+"""pip install of the Python side (the engine, without the generated msg/srv).
+
+`pip install .` gives `sam3_ros.concept_tracker` and friends to scripts and notebooks that use the
+engine without ROS. The ROS package itself (messages, node, launch) is built with colcon from
+package.xml and CMakeLists.txt; see README.md.
+"""
+
+from pathlib import Path
+
+from setuptools import setup
+
+requirements = [
+    line.split("#")[0].strip()
+    for line in Path(__file__).with_name("requirements-runtime.txt").read_text().splitlines()
+    if line.split("#")[0].strip()
+]
+
+setup(
+    name="sam3_ros",
+    version="0.1.0",
+    description="Open-vocabulary, tracked instance segmentation with SAM 3 for ROS 2",
+    license="Apache-2.0",
+    packages=["sam3_ros"],
+    python_requires=">=3.11",
+    install_requires=requirements,
+)
