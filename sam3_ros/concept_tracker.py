@@ -8,6 +8,7 @@ without touching other prompts' objects. This module never imports rclpy: the RO
 from __future__ import annotations
 
 import importlib.util
+import io
 import threading
 from dataclasses import dataclass
 
@@ -36,7 +37,6 @@ class TrackerSettings:
     max_prompts: int = 16
     max_prompt_length: int = 120
     max_exemplars: int = 8
-    max_conditioning_frames: int = 4
     max_image_pixels: int = 4096 * 4096
     detection_threshold: float | None = None  # None keeps the model's own (0.5 for SAM 3)
     new_track_threshold: float | None = None  # None keeps the model's own (0.7 for SAM 3)
@@ -69,7 +69,7 @@ class ConceptTracker:
             model.new_det_thresh = settings.new_track_threshold
         tracker_config = model.config.tracker_config
         self._memory = TrackMemory(
-            tracker_config.num_maskmem, tracker_config.max_object_pointers_in_encoder, settings.max_conditioning_frames
+            tracker_config.num_maskmem, tracker_config.max_object_pointers_in_encoder, tracker_config.max_cond_frame_num
         )
         self._ids = TrackIdBook(settings.confirm_frames, settings.max_lost_frames)
         self.prompts = PromptRegistry(settings.max_prompts, settings.max_prompt_length, settings.max_exemplars)
@@ -178,6 +178,42 @@ class ConceptTracker:
             dtype=self.dtype,
         )
         self._session_frame = 0
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """Everything the stream needs to go on (session, track ids, prompts, counters), for `restore`.
+
+        An offline run saves it so that another process can continue exactly where this one
+        stopped, with the same track ids. The model and tokenizer are not in it: restore into a
+        tracker built on the same model and settings. It is a torch pickle: restore only your own.
+        """
+        with self._lock:
+            buffer = io.BytesIO()
+            torch.save(
+                {
+                    "settings": self.settings,
+                    "session": self._session,
+                    "session_frame": self._session_frame,
+                    "frames_seen": self._frames_seen,
+                    "ids": self._ids,
+                    "prompts": self.prompts,
+                },
+                buffer,
+            )
+            return buffer.getvalue()
+
+    def restore(self, snapshot: bytes) -> None:
+        """Continue the stream saved by `snapshot`, replacing this tracker's prompts and tracks."""
+        state = torch.load(io.BytesIO(snapshot), weights_only=False)
+        if state["settings"] != self.settings:
+            raise ValueError(f"the snapshot was taken with {state['settings']}, this tracker has {self.settings}")
+        with self._lock:
+            self._session = state["session"]
+            self._session_frame = state["session_frame"]
+            self._frames_seen = state["frames_seen"]
+            self._ids = state["ids"]
+            self.prompts = state["prompts"]
 
     @property
     def session(self) -> Sam3VideoInferenceSession:

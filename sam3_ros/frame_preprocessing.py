@@ -35,6 +35,8 @@ def frame_to_pixel_values(frame: np.ndarray, size: int, device, dtype: torch.dty
     The uint8 frame is uploaded as is and converted on the device: a quarter of the bytes of a
     float upload, and no torchvision needed.
     """
+    if not frame.flags.writeable:
+        frame = frame.copy()  # message buffers are read-only, and torch will not share those
     pixels = torch.from_numpy(np.ascontiguousarray(frame)).to(device, non_blocking=True)
     pixels = pixels.permute(2, 0, 1).unsqueeze(0).float()
     pixels = F.interpolate(pixels, size=(size, size), mode="bilinear", align_corners=False, antialias=True)

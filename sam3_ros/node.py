@@ -29,9 +29,8 @@ from sam3_ros.node_parameters import declare_parameters, read_config
 from sam3_ros.prompt_registry import PromptError, PromptRequest
 from sam3_ros.ros_process import spin_until_done
 from sam3_ros.srv import GetPrompts, SetPrompts
-from sam3_ros.tiny_model import TINY_MODEL_NAME
+from sam3_ros.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
 
-UNTRAINED_BANNER = "UNTRAINED tiny model: masks are meaningless"
 _THROTTLE_S = 5.0
 
 

@@ -32,6 +32,7 @@ from transformers.models.sam3_tracker_video.configuration_sam3_tracker_video imp
 from sam3_ros.streaming_sam3 import StreamingSam3VideoModel
 
 TINY_MODEL_NAME = "tiny-random"
+UNTRAINED_BANNER = "UNTRAINED tiny model: masks are meaningless"
 _IMAGE_SIZE = 112
 
 
