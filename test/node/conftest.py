@@ -1,0 +1,433 @@
+"""Fixtures for end-to-end tests of the sam3 node on a real ROS 2 graph (no mocks).
+
+* `ros_domain_id` (session): a random ROS_DOMAIN_ID, exported before rclpy.init and handed to
+  the node subprocesses, so parallel test runs on one machine never see each other.
+* `ros_context` (session): an rclpy Context of its own on that domain.
+* `footage` (session): the first frames of bikes.mp4 (real street footage), downscaled.
+* `sam3_node` (module): the installed node started as a subprocess from config/sam3.yaml with
+  `model:=tiny-random`, prompts [person, bicycle] and `image` remapped to /test_camera/image_raw.
+  Its stdout/stderr go to a log file that is attached to the report of any failing test. On
+  teardown it must still be alive (the node must never crash); then it gets SIGINT and must exit
+  cleanly.
+* `client` (module): a test-side rclpy node talking to that node (frames, results, services).
+
+Frames are published one at a time and each result is awaited before the next frame is sent:
+the node keeps only the newest frame by design, so flooding it would drop frames at random.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import rclpy
+import yaml
+from builtin_interfaces.msg import Time
+from rcl_interfaces.srv import GetParameters
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import parameter_value_to_python
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from sam3_ros.msg import ConceptPrompt, InstanceArray
+from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.srv import GetPrompts, SetPrompts
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NODE_EXECUTABLE = REPO_ROOT / "install" / "sam3_ros" / "lib" / "sam3_ros" / "sam3_ros"
+PARAMS_FILE = REPO_ROOT / "config" / "sam3.yaml"
+NODE_NAME = "/sam3"
+IMAGE_TOPIC = "/test_camera/image_raw"
+START_PROMPTS = ("person", "bicycle")
+FRAME_ID = "test_camera_optical_frame"
+FRAME_WIDTH, FRAME_HEIGHT = 160, 68  # bikes.mp4 (640x272) downscaled by 4
+FOOTAGE_FRAMES = 40
+
+NODE_START_TIMEOUT_S = 90.0  # import of torch/transformers and model build on 2 slow, shared cores
+RESULT_TIMEOUT_S = 60.0  # one frame of the tiny model: ~0.2-3 s here, much more under load
+SERVICE_TIMEOUT_S = 20.0
+SHUTDOWN_TIMEOUT_S = 20.0
+DISCOVERY_SETTLE_S = 1.0  # after both ends report a match, let the other side's discovery finish
+DOMAIN_PROBE_S = 1.0  # how long to look for other nodes on a candidate ROS_DOMAIN_ID
+
+# Domain ids 1..101 map to DDS ports below Linux's ephemeral port range (32768+), so they cannot
+# collide with sockets other programs happen to open (ROS 2 docs, "The ROS_DOMAIN_ID").
+_DOMAIN_IDS = range(20, 102)
+
+
+def _params_from_yaml() -> dict:
+    document = yaml.safe_load(PARAMS_FILE.read_text())
+    return document["/**"]["ros__parameters"]
+
+
+CONFIG = _params_from_yaml()
+CONFIRM_FRAMES = int(CONFIG["confirm_frames"])
+MAX_PROMPTS = int(CONFIG["max_prompts"])
+
+
+# -- frames ---------------------------------------------------------------------------------------
+
+def encode_pixels(rgb: np.ndarray, encoding: str) -> np.ndarray:
+    """An RGB frame in the byte layout of `encoding` (HxWxC uint8)."""
+    conversions = {
+        "rgb8": lambda a: a,
+        "bgr8": lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2BGR),
+        "8UC3": lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2BGR),
+        "rgba8": lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2RGBA),
+        "bgra8": lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2BGRA),
+        "mono8": lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)[:, :, None],
+        "8UC1": lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)[:, :, None],
+    }
+    return np.ascontiguousarray(conversions[encoding](rgb))
+
+
+def make_image(rgb: np.ndarray, encoding: str = "rgb8", stamp: Time | None = None, frame_id: str = FRAME_ID, padding: int = 0) -> Image:
+    """A sensor_msgs/Image of `rgb` in `encoding`, with `padding` junk bytes at the end of each row."""
+    pixels = encode_pixels(rgb, encoding)
+    height, width, channels = pixels.shape
+    rows = pixels.reshape(height, width * channels)
+    if padding:
+        rows = np.concatenate([rows, np.full((height, padding), 0xAB, dtype=np.uint8)], axis=1)
+    msg = Image()
+    msg.header = Header(stamp=Time() if stamp is None else stamp, frame_id=frame_id)
+    msg.height, msg.width = height, width
+    msg.encoding = encoding
+    msg.is_bigendian = 0
+    msg.step = rows.shape[1]
+    msg.data = rows.tobytes()
+    return msg
+
+
+def stamp_key(stamp: Time) -> tuple[int, int]:
+    return stamp.sec, stamp.nanosec
+
+
+# -- the node under test -------------------------------------------------------------------------
+
+_RUNNING_NODES: list[NodeProcess] = []
+
+
+class NodeProcess:
+    """The sam3 node as a child process, with its combined stdout/stderr in `log_path`."""
+
+    def __init__(self, command: list[str], log_path: Path, env: dict):
+        self.command = command
+        self.log_path = log_path
+        self._log_file = open(log_path, "wb")
+        self.process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def describe(self) -> str:
+        state = "running" if self.alive() else f"exited with code {self.process.returncode}"
+        return f"sam3 node ({state}), log {self.log_path}:\n{self.log_tail()}"
+
+    def stop(self) -> int | None:
+        """SIGINT, as Ctrl-C or ros2 launch would send; escalate only if it hangs."""
+        if self.alive():
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
+                self._log_file.close()
+                return None
+        self._log_file.close()
+        return self.process.returncode
+
+
+def _domain_is_busy(domain_id: int) -> bool:
+    """Whether any ROS node is visible on `domain_id` (another test run, a robot, a stray process)."""
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    probe = Node("sam3_test_domain_probe", context=context)
+    try:
+        deadline = time.monotonic() + DOMAIN_PROBE_S
+        while time.monotonic() < deadline:
+            if [name for name in probe.get_node_names() if name != probe.get_name()]:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        probe.destroy_node()
+        context.try_shutdown()
+
+
+@pytest.fixture(scope="session")
+def ros_domain_id():
+    """A ROS_DOMAIN_ID of this test session only, in os.environ before any rclpy.init of the tests.
+
+    SAM3_TEST_ROS_DOMAIN_ID pins it; otherwise a random one on which no node is seen. Discovery is
+    also kept on this host (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), so runs on other machines of
+    the same network cannot interfere either.
+    """
+    saved = {name: os.environ.get(name) for name in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")}
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    pinned = os.environ.get("SAM3_TEST_ROS_DOMAIN_ID")
+    if pinned:
+        domain_id = int(pinned)
+    else:
+        candidates = random.SystemRandom().sample(_DOMAIN_IDS, 5)
+        domain_id = next((d for d in candidates if not _domain_is_busy(d)), candidates[-1])
+    os.environ["ROS_DOMAIN_ID"] = str(domain_id)
+    yield domain_id
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def ros_context(ros_domain_id):
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    yield context
+    context.try_shutdown()
+
+
+class Footage(list):
+    """A list of RGB frames that prints briefly in tracebacks."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} frames of bikes.mp4, {FRAME_WIDTH}x{FRAME_HEIGHT}>"
+
+
+@pytest.fixture(scope="session")
+def footage() -> Footage:
+    """The first FOOTAGE_FRAMES frames of bikes.mp4 as FRAME_WIDTH x FRAME_HEIGHT RGB arrays."""
+    frames, _fps = read_rgb_frames(bikes_video_path(), limit=FOOTAGE_FRAMES)
+    assert len(frames) == FOOTAGE_FRAMES, f"bikes.mp4 gave {len(frames)} frames"
+    return Footage(cv2.resize(frame, (FRAME_WIDTH, FRAME_HEIGHT), interpolation=cv2.INTER_AREA) for frame in frames)
+
+
+@pytest.fixture(scope="module")
+def sam3_node(ros_domain_id, tmp_path_factory):
+    """The real node, started exactly as documented, but on the tiny model and a test topic."""
+    assert NODE_EXECUTABLE.is_file(), f"{NODE_EXECUTABLE} missing: run `bash scripts/setup.sh`"
+    command = [
+        str(NODE_EXECUTABLE),
+        "--ros-args",
+        "--params-file", str(PARAMS_FILE),
+        "-p", "model:=tiny-random",
+        "-p", f"prompts:=[{', '.join(START_PROMPTS)}]",
+        "-r", f"image:={IMAGE_TOPIC}",
+    ]  # fmt: skip
+    env = dict(os.environ)
+    env.update(
+        ROS_DOMAIN_ID=str(ros_domain_id),
+        ROS_AUTOMATIC_DISCOVERY_RANGE=os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"],
+        HF_HUB_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+        RCUTILS_LOGGING_BUFFERED_STREAM="0",
+        RCUTILS_COLORIZED_OUTPUT="0",
+    )
+    log_path = tmp_path_factory.mktemp("sam3_node") / "sam3_node.log"
+    node = NodeProcess(command, log_path, env)
+    _RUNNING_NODES.append(node)
+    try:
+        yield node
+        alive = node.alive()
+        description = node.describe()
+    finally:
+        _RUNNING_NODES.remove(node)
+        code = node.stop()
+    assert alive, f"the node died during the tests: {description}"
+    assert code == 0, f"the node did not exit cleanly on SIGINT (exit code {code}): {node.describe()}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the node's log to the report of every failing test (setup, call or teardown)."""
+    report = yield
+    if report.failed:
+        for node in _RUNNING_NODES:
+            report.sections.append((f"sam3 node log ({node.log_path})", node.log_tail(200)))
+    return report
+
+
+# -- the test side ---------------------------------------------------------------------------------
+
+
+class Sam3Client:
+    """A test-side rclpy node: publishes frames, collects the sam3 node's output, calls its services.
+
+    The test set-up is reachable from here too (client.CONFIRM_FRAMES, client.make_image, ...), so
+    test modules never import conftest (which is ambiguous when several test folders have one).
+    """
+
+    CONFIG = CONFIG
+    CONFIRM_FRAMES = CONFIRM_FRAMES
+    MAX_PROMPTS = MAX_PROMPTS
+    START_PROMPTS = START_PROMPTS
+    NODE_NAME = NODE_NAME
+    IMAGE_TOPIC = IMAGE_TOPIC
+    FRAME_ID = FRAME_ID
+    FRAME_WIDTH, FRAME_HEIGHT = FRAME_WIDTH, FRAME_HEIGHT
+    make_image = staticmethod(make_image)
+
+    def __init__(self, context, node_process: NodeProcess):
+        self.node_process = node_process
+        self.node = Node("sam3_test_client", context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        # Reliable publisher -> the node's best-effort (sensor data) subscription: compatible.
+        self.image_pub = self.node.create_publisher(Image, IMAGE_TOPIC, reliable)
+        self.results: list[InstanceArray] = []  # every InstanceArray, in arrival order
+        self.instances_sub = self.node.create_subscription(
+            InstanceArray, f"{NODE_NAME}/instances", self.results.append, QoSProfile(depth=100)
+        )
+        self.label_images: dict[tuple[int, int], Image] = {}
+        self.debug_images: dict[tuple[int, int], Image] = {}
+        self._clients = {}
+        self._next_sec = 1_000
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def spin_until(self, condition, timeout: float, what: str = "condition", fail: bool = True):
+        """Spin until condition() is truthy and return its value.
+
+        On timeout: fail the test with the node's log, or return None when fail=False. A crash of
+        the node always fails the test at once.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if not self.node_process.alive():
+                pytest.fail(f"the node died while waiting for {what}: {self.node_process.describe()}")
+            if time.monotonic() > deadline:
+                if not fail:
+                    return None
+                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}: {self.node_process.describe()}")
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def spin_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def wait_until_connected(self) -> None:
+        for service in ("set_prompts", "get_prompts"):
+            client = self._client(SetPrompts if service == "set_prompts" else GetPrompts, f"{NODE_NAME}/{service}")
+            self.spin_until(client.service_is_ready, NODE_START_TIMEOUT_S, f"service {NODE_NAME}/{service}")
+        self.spin_until(lambda: self.image_pub.get_subscription_count() > 0, NODE_START_TIMEOUT_S, f"a subscriber on {IMAGE_TOPIC}")
+        self.spin_until(lambda: self.instances_sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, f"{NODE_NAME}/instances")
+        self.spin_for(DISCOVERY_SETTLE_S)
+
+    def next_stamp(self) -> Time:
+        """A stamp no earlier frame of this client had (whole seconds from 1000 on, plus a fraction)."""
+        self._next_sec += 1
+        return Time(sec=self._next_sec, nanosec=123_456_789)
+
+    # -- frames and results --------------------------------------------------------------------------
+
+    def publish(self, msg: Image) -> None:
+        self.image_pub.publish(msg)
+
+    def publish_frame(self, rgb: np.ndarray, encoding: str = "rgb8", frame_id: str = FRAME_ID, padding: int = 0) -> Image:
+        msg = make_image(rgb, encoding, self.next_stamp(), frame_id, padding)
+        self.publish(msg)
+        return msg
+
+    def result_for(self, stamp: Time) -> InstanceArray | None:
+        key = stamp_key(stamp)
+        return next((r for r in self.results if stamp_key(r.header.stamp) == key), None)
+
+    def wait_for_result(self, stamp: Time, timeout: float = RESULT_TIMEOUT_S) -> InstanceArray:
+        what = f"the InstanceArray stamped {stamp_key(stamp)}"
+        result = self.spin_until(lambda: self.result_for(stamp), timeout, what, fail=False)
+        if result is None:
+            recent = [stamp_key(r.header.stamp) for r in self.results[-5:]]
+            pytest.fail(
+                f"no InstanceArray stamped {stamp_key(stamp)} within {timeout:.0f} s; the last ones received "
+                f"were stamped {recent}: {self.node_process.describe()}"
+            )
+        return result
+
+    def process(self, rgb: np.ndarray, encoding: str = "rgb8", frame_id: str = FRAME_ID, padding: int = 0):
+        """Publish one frame and wait for its InstanceArray; returns (image message, result)."""
+        msg = self.publish_frame(rgb, encoding, frame_id, padding)
+        return msg, self.wait_for_result(msg.header.stamp)
+
+    # -- label and debug images --------------------------------------------------------------------
+
+    def subscribe_output_images(self):
+        qos = QoSProfile(depth=10)
+        store = lambda table: lambda msg: table.__setitem__(stamp_key(msg.header.stamp), msg)  # noqa: E731
+        label_sub = self.node.create_subscription(Image, f"{NODE_NAME}/label_image", store(self.label_images), qos)
+        debug_sub = self.node.create_subscription(Image, f"{NODE_NAME}/debug_image", store(self.debug_images), qos)
+        for sub in (label_sub, debug_sub):
+            self.spin_until(lambda sub=sub: sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, f"a publisher on {sub.topic_name}")
+        self.spin_for(DISCOVERY_SETTLE_S)
+        return label_sub, debug_sub
+
+    # -- services ------------------------------------------------------------------------------------
+
+    def _client(self, srv_type, name: str):
+        if name not in self._clients:
+            self._clients[name] = self.node.create_client(srv_type, name)
+        return self._clients[name]
+
+    def call(self, srv_type, name: str, request, timeout: float = SERVICE_TIMEOUT_S):
+        """Call a service synchronously (spinning this client's executor); fail on timeout."""
+        client = self._client(srv_type, name)
+        self.spin_until(client.service_is_ready, timeout, f"service {name}")
+        future = client.call_async(request)
+        self.spin_until(future.done, timeout, f"the response of {name}")
+        if future.exception() is not None:
+            raise future.exception()
+        return future.result()
+
+    def get_prompts(self):
+        return self.call(GetPrompts, f"{NODE_NAME}/get_prompts", GetPrompts.Request()).active_prompts
+
+    def set_prompts(self, mode: int, texts=(), prompt_ids=(), prompts=None):
+        request = SetPrompts.Request()
+        request.mode = mode
+        request.prompts = prompts if prompts is not None else [ConceptPrompt(text=text) for text in texts]
+        request.prompt_ids = list(prompt_ids)
+        return self.call(SetPrompts, f"{NODE_NAME}/set_prompts", request)
+
+    def get_parameters(self, names):
+        response = self.call(GetParameters, f"{NODE_NAME}/get_parameters", GetParameters.Request(names=list(names)))
+        return {name: parameter_value_to_python(value) for name, value in zip(names, response.values)}
+
+    def destroy(self) -> None:
+        for client in self._clients.values():
+            self.node.destroy_client(client)
+        self.executor.remove_node(self.node)
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+
+
+@pytest.fixture(scope="module")
+def client(ros_context, sam3_node):
+    """A client connected to this module's node: services ready and the image topic matched."""
+    sam3 = Sam3Client(ros_context, sam3_node)
+    try:
+        sam3.wait_until_connected()
+        yield sam3
+    finally:
+        sam3.destroy()
