@@ -1,6 +1,11 @@
 """Start the sam3 node next to a camera driver.
 
     ros2 launch sam3_ros sam3.launch.py camera_topic:=/camera/color/image_raw prompts:="['person', 'forklift']"
+    ros2 launch sam3_ros sam3.launch.py camera_topic:=/camera/color/image_raw use_depth:=true \
+        depth_topic:=/camera/aligned_depth_to_color/image_raw depth_info_topic:=/camera/aligned_depth_to_color/camera_info
+
+The node is a managed (lifecycle) node; autostart:=false leaves it unconfigured for a lifecycle
+manager (or `ros2 lifecycle set /sam3 configure` and `activate`).
 """
 
 import os
@@ -22,6 +27,16 @@ def generate_launch_description():
         DeclareLaunchArgument("params_file", default_value=default_params, description="YAML parameters file"),
         DeclareLaunchArgument("prompts", default_value="['person']", description="Initial concepts, a YAML list of strings"),
         DeclareLaunchArgument("model", default_value="facebook/sam3", description="Hub id or local directory of the weights"),
+        DeclareLaunchArgument(
+            "autostart", default_value="true", description="Configure and activate at start-up (false: leave it to a lifecycle manager)"
+        ),
+        DeclareLaunchArgument("use_depth", default_value="false", description="Give instances 3D positions from a registered depth image"),
+        DeclareLaunchArgument(
+            "depth_topic", default_value="/camera/aligned_depth_to_color/image_raw", description="Depth image registered to the colour image"
+        ),
+        DeclareLaunchArgument(
+            "depth_info_topic", default_value="/camera/aligned_depth_to_color/camera_info", description="CameraInfo of that depth image"
+        ),
     ]
     node = Node(
         package="sam3_ros",
@@ -33,9 +48,15 @@ def generate_launch_description():
             {
                 "prompts": ParameterValue(LaunchConfiguration("prompts"), value_type=List[str]),
                 "model": LaunchConfiguration("model"),
+                "autostart": ParameterValue(LaunchConfiguration("autostart"), value_type=bool),
+                "use_depth": ParameterValue(LaunchConfiguration("use_depth"), value_type=bool),
             },
         ],
-        remappings=[("image", LaunchConfiguration("camera_topic"))],
+        remappings=[
+            ("image", LaunchConfiguration("camera_topic")),
+            ("depth/image", LaunchConfiguration("depth_topic")),
+            ("depth/camera_info", LaunchConfiguration("depth_info_topic")),
+        ],
         output="screen",
         emulate_tty=True,
     )

@@ -51,10 +51,22 @@ class TrackerSettings:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
 
 
+@dataclass(frozen=True)
+class IdCounters:
+    """The next prompt id and track id a tracker hands out.
+
+    A tracker built with another's counters never reuses one of its ids: the node builds a new
+    tracker after a lifecycle cleanup (which frees the model) and ids stay unique over both.
+    """
+
+    next_prompt_id: int = 1
+    next_track_id: int = 1
+
+
 class ConceptTracker:
     """Thread-safe: prompt changes from a service thread wait for the frame in progress."""
 
-    def __init__(self, model, tokenizer, settings: TrackerSettings = TrackerSettings()):
+    def __init__(self, model, tokenizer, settings: TrackerSettings = TrackerSettings(), ids: IdCounters = IdCounters()):
         self.settings = settings
         self._model = model
         self._tokenizer = tokenizer
@@ -71,11 +83,15 @@ class ConceptTracker:
         self._memory = TrackMemory(
             tracker_config.num_maskmem, tracker_config.max_object_pointers_in_encoder, tracker_config.max_cond_frame_num
         )
-        self._ids = TrackIdBook(settings.confirm_frames, settings.max_lost_frames)
-        self.prompts = PromptRegistry(settings.max_prompts, settings.max_prompt_length, settings.max_exemplars)
+        self._ids = TrackIdBook(settings.confirm_frames, settings.max_lost_frames, ids.next_track_id)
+        self.prompts = PromptRegistry(settings.max_prompts, settings.max_prompt_length, settings.max_exemplars, ids.next_prompt_id)
         self._lock = threading.Lock()
         self._frames_seen = 0
         self._start_session()
+
+    def id_counters(self) -> IdCounters:
+        with self._lock:
+            return IdCounters(self.prompts.next_id, self._ids.next_public_id)
 
     # -- prompts -------------------------------------------------------------------------------
 
@@ -240,14 +256,11 @@ class ConceptTracker:
                 self.prompts.set_exemplars(prompt_id, ())
             instances = self._instances(output, frame_idx, height, width)
             self._memory.prune(self._session, frame_idx)
+            # One device->host transfer for all prompts' presence scores, not one sync per prompt.
+            presence = torch.stack([self._model.presence_scores[p.id] for p in prompts]).tolist()
             summaries = tuple(
-                PromptSummary(
-                    p.id,
-                    p.text,
-                    float(self._model.presence_scores[p.id]),
-                    sum(1 for i in instances if i.prompt_id == p.id),
-                )
-                for p in prompts
+                PromptSummary(p.id, p.text, score, sum(1 for i in instances if i.prompt_id == p.id))
+                for p, score in zip(prompts, presence)
             )
             return FrameResult(stamp, width, height, self._frames_seen, instances, summaries)
 
@@ -273,17 +286,19 @@ class ConceptTracker:
             return ()
         session = self._session
         prompt_of = [session.obj_id_to_prompt_id[obj_id] for obj_id in obj_ids]
-        scores = torch.tensor([float(output.obj_id_to_tracker_score.get(o, 0.0)) for o in obj_ids], device=self.device)
+        # Upstream hands tracker scores over as Python floats already (0 for objects new this frame).
+        host_scores = [float(output.obj_id_to_tracker_score.get(o, 0.0)) for o in obj_ids]
+        # non_blocking: a plain host-to-device copy would wait for all queued device work
+        scores = torch.tensor(host_scores).to(self.device, non_blocking=True)
         masks = masks_at_source_size(torch.cat([output.obj_id_to_mask[o] for o in obj_ids]), height, width)
         masks = keep_one_owner_per_pixel(masks, scores, prompt_of)
-        visible = masks.any(dim=(1, 2)).tolist()
-        update = self._ids.update(frame_idx, dict(zip(obj_ids, visible)))
+        # Visibility and boxes of all objects in one small transfer; then only the masks to publish.
+        summary = torch.cat([masks.any(dim=(1, 2)).unsqueeze(1).long(), boxes_from_masks(masks)], dim=1).tolist()
+        update = self._ids.update(frame_idx, {obj_id: bool(row[0]) for obj_id, row in zip(obj_ids, summary)})
         reported = [index for index, obj_id in enumerate(obj_ids) if obj_id in update.reported]
         instances = []
         if reported:
-            index = torch.tensor(reported, device=self.device)
-            boxes = boxes_from_masks(masks[index]).tolist()
-            host_masks = masks[index].cpu().numpy()
+            host_masks = masks[torch.tensor(reported).to(self.device, non_blocking=True)].cpu().numpy()
             for row, position in enumerate(reported):
                 obj_id = obj_ids[position]
                 instances.append(
@@ -291,8 +306,8 @@ class ConceptTracker:
                         track_id=update.reported[obj_id],
                         prompt_id=prompt_of[position],
                         prompt_text=session.prompts[prompt_of[position]],
-                        score=float(scores[position]),
-                        box=tuple(boxes[row]),
+                        score=host_scores[position],
+                        box=tuple(summary[position][1:]),
                         mask=host_masks[row],
                         frames_tracked=self._ids.frames_tracked(obj_id, frame_idx),
                     )

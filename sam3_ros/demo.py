@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import Image
 
 from sam3_ros.model_loading import DEFAULT_MODEL, HOW_TO_GET_WEIGHTS
@@ -55,8 +56,15 @@ class DemoRecorder(Node):
         self.writer = None
         self.results = 0
         self.tracks: dict[int, dict] = {}
+        self.node_error = ""  # the node's diagnostics ERROR message, e.g. a failed configure
         self.create_subscription(InstanceArray, "/sam3/instances", self._on_instances, 50)
         self.create_subscription(Image, "/sam3/debug_image", self._on_debug_image, 50)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith("sam3:") and status.level == DiagnosticStatus.ERROR:
+                self.node_error = status.message
 
     def _on_instances(self, msg: InstanceArray) -> None:
         self.results += 1
@@ -125,10 +133,12 @@ def run(model: str, prompts: list[str], output_dir: Path) -> dict:
     try:
         client = recorder.create_client(GetPrompts, "/sam3/get_prompts")
         print(f"[demo] starting the sam3 node with model '{model}' (log: {output_dir / 'node.log'}) ...")
-        if not _spin_until(recorder, lambda: client.service_is_ready() or node.poll() is not None, timeout=600):
-            raise RuntimeError("the sam3 node did not come up within 10 minutes")
-        if node.poll() is not None:
-            raise RuntimeError(f"the sam3 node exited with code {node.returncode}; see {output_dir / 'node.log'}")
+        came_up = _spin_until(
+            recorder, lambda: client.service_is_ready() or recorder.node_error or node.poll() is not None, timeout=600
+        )
+        if recorder.node_error or node.poll() is not None or not came_up:
+            reason = recorder.node_error or (f"exited with code {node.returncode}" if node.poll() is not None else "timed out")
+            raise RuntimeError(f"the sam3 node did not come up ({reason}); see {output_dir / 'node.log'}")
         print(f"[demo] node ready; playing bikes.mp4 on {CAMERA_TOPIC} with prompts {prompts}")
         player = _start("footage_player", "-r", f"image:={CAMERA_TOPIC}", log=output_dir / "player.log")
         _spin_until(recorder, lambda: player.poll() is not None, timeout=600)
@@ -158,7 +168,10 @@ def main() -> None:
     parser.add_argument("--prompts", nargs="+", default=["person", "bicycle"])
     parser.add_argument("--output", type=Path, default=REPO / "output")
     args = parser.parse_args()
-    summary = run(args.model, args.prompts, args.output)
+    try:
+        summary = run(args.model, args.prompts, args.output)
+    except RuntimeError as error:
+        sys.exit(f"[demo] {error}")
     print(f"[demo] {summary['results_received']} results for {summary['frames_published']} published frames "
           "(the node skips frames it cannot keep up with)")
     for track_id, track in summary["tracks"].items():

@@ -1,18 +1,27 @@
-"""Engine results and prompts <-> sam3_ros messages."""
+"""Engine results, 3D positions, prompts and health reports <-> ROS messages."""
 
 from __future__ import annotations
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point
 from sensor_msgs.msg import RegionOfInterest
 
+from sam3_ros.depth_projection import ObjectPosition
 from sam3_ros.frame_result import FrameResult
+from sam3_ros.health import HealthReport
 from sam3_ros.mask_encoding import encode_mask
 from sam3_ros.msg import ActivePrompt, Instance, InstanceArray, PromptStatus
 from sam3_ros.prompt_registry import ExemplarBox, Prompt, PromptError, PromptRequest
 
 
-def instance_array_from_result(result: FrameResult, header) -> InstanceArray:
+def instance_array_from_result(
+    result: FrameResult, header, positions: dict[int, ObjectPosition] | None = None, depth_header=None
+) -> InstanceArray:
+    """The InstanceArray of one frame; `positions` (track id -> 3D position) come from `depth_header`'s image."""
     msg = InstanceArray()
     msg.header = header
+    if depth_header is not None:
+        msg.depth_header = depth_header
     msg.width, msg.height = result.width, result.height
     for tracked in result.instances:
         instance = Instance()
@@ -24,6 +33,8 @@ def instance_array_from_result(result: FrameResult, header) -> InstanceArray:
         instance.box = RegionOfInterest(x_offset=x_min, y_offset=y_min, width=x_max - x_min, height=y_max - y_min)
         instance.mask_rle = encode_mask(tracked.mask).tolist()
         instance.frames_tracked = tracked.frames_tracked
+        if positions and tracked.track_id in positions:
+            _set_position(instance, positions[tracked.track_id])
         msg.instances.append(instance)
     for summary in result.prompts:
         msg.prompts.append(
@@ -35,6 +46,28 @@ def instance_array_from_result(result: FrameResult, header) -> InstanceArray:
             )
         )
     return msg
+
+
+def _set_position(instance: Instance, position: ObjectPosition) -> None:
+    instance.has_position = position.valid
+    instance.position = Point(x=position.centroid[0], y=position.centroid[1], z=position.centroid[2])
+    instance.box_min = Point(x=position.box_min[0], y=position.box_min[1], z=position.box_min[2])
+    instance.box_max = Point(x=position.box_max[0], y=position.box_max[1], z=position.box_max[2])
+    instance.depth = position.depth
+    instance.depth_pixels = position.pixels
+
+
+def diagnostic_array_from_report(report: HealthReport, name: str, hardware_id: str, stamp) -> DiagnosticArray:
+    status = DiagnosticStatus(
+        level=bytes([int(report.level)]),
+        name=name,
+        message=report.message,
+        hardware_id=hardware_id,
+        values=[KeyValue(key=key, value=value) for key, value in report.values],
+    )
+    array = DiagnosticArray(status=[status])
+    array.header.stamp = stamp
+    return array
 
 
 def active_prompt_msgs(prompts: list[Prompt]) -> list[ActivePrompt]:

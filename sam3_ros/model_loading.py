@@ -7,6 +7,7 @@ from transformers import AutoTokenizer
 
 from sam3_ros.streaming_sam3 import StreamingSam3VideoModel
 from sam3_ros.tiny_model import TINY_MODEL_NAME, build_tiny_sam3
+from sam3_ros.vision_backends import apply_vision_backend, check_vision_backend
 
 DEFAULT_MODEL = "facebook/sam3"
 
@@ -50,8 +51,20 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return _DTYPES[name]
 
 
-def load_sam3(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto"):
-    """Return (model, tokenizer) ready for inference on the resolved device and dtype."""
+def load_sam3(
+    model: str = DEFAULT_MODEL,
+    device: str = "auto",
+    dtype: str = "auto",
+    vision_backend: str = "pytorch",
+    tensorrt_cache_dir: str | None = None,
+):
+    """Return (model, tokenizer) ready for inference on the resolved device and dtype.
+
+    `vision_backend` (pytorch, compile, tensorrt) selects how the vision backbone runs; one that
+    cannot run here falls back to pytorch with a log line, and `model.vision_backend` says which
+    one is in use (see sam3_ros.vision_backends). An unknown name raises ValueError.
+    """
+    check_vision_backend(vision_backend)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     if model == TINY_MODEL_NAME:
@@ -62,4 +75,6 @@ def load_sam3(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "au
             tokenizer = AutoTokenizer.from_pretrained(model)
         except (OSError, ValueError) as error:
             raise ModelLoadError(f"could not load SAM 3 from '{model}': {error}\n{HOW_TO_GET_WEIGHTS}") from error
-    return sam3.to(torch_device, dtype=torch_dtype).eval(), tokenizer
+    sam3 = sam3.to(torch_device, dtype=torch_dtype).eval()
+    apply_vision_backend(sam3, vision_backend, cache_dir=tensorrt_cache_dir)
+    return sam3, tokenizer

@@ -1,83 +1,304 @@
-"""The `sam3` ROS 2 node: glue between camera messages, the prompt service and ConceptTracker.
+"""The `sam3` ROS 2 node: a managed (lifecycle) node around ConceptTracker.
 
-Threads: the executor delivers images and service calls; one worker thread runs the model on the
-newest image only. A new image replaces one still waiting (counted as dropped), so the queue never
-grows, and prompt changes wait at most one frame for the engine's lock.
+Lifecycle: configure validates the parameters, loads the model and creates the topics and the
+prompt services; activate starts processing; deactivate ignores incoming images but keeps prompts
+and tracks; cleanup frees the model (prompts stay in the `prompts` parameter); shutdown ends the
+process. With `autostart` (default) the node walks itself to active at start-up. Diagnostics go
+to /diagnostics once a second in every state.
+
+Threads: the executor delivers images, service calls and transitions; one worker thread runs the
+model on the newest image only. A new image replaces one still waiting (counted as dropped), so
+the queue never grows, and prompt changes wait at most one frame for the engine's lock.
 """
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
+from dataclasses import dataclass
 
 import rclpy
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
-from rclpy.node import Node
-from rclpy.parameter import Parameter
+import torch
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
-from sensor_msgs.msg import CompressedImage, Image
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.exceptions import ParameterException
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.task import Future
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
 
-from sam3_ros.concept_tracker import ConceptTracker
+from sam3_ros.concept_tracker import ConceptTracker, IdCounters
 from sam3_ros.debug_overlay import draw_overlay
+from sam3_ros.depth_projection import locate
 from sam3_ros.frame_preprocessing import FrameError
-from sam3_ros.image_conversion import ImageConversionError, image_msg_from_array, rgb_from_compressed_msg, rgb_from_image_msg
+from sam3_ros.health import HealthMonitor, device_memory_mib
+from sam3_ros.image_conversion import (
+    ImageConversionError,
+    depth_from_image_msg,
+    image_msg_from_array,
+    intrinsics_from_camera_info,
+    rgb_from_compressed_msg,
+    rgb_from_image_msg,
+)
 from sam3_ros.label_image import label_image_from_masks
-from sam3_ros.message_conversion import active_prompt_msgs, instance_array_from_result, prompt_requests_from_msgs
+from sam3_ros.message_conversion import (
+    active_prompt_msgs,
+    diagnostic_array_from_report,
+    instance_array_from_result,
+    prompt_requests_from_msgs,
+)
 from sam3_ros.model_loading import ModelLoadError, load_sam3
 from sam3_ros.msg import InstanceArray
-from sam3_ros.node_parameters import declare_parameters, read_config
+from sam3_ros.node_parameters import NodeConfig, declare_parameters, read_config
 from sam3_ros.prompt_registry import PromptError, PromptRequest
 from sam3_ros.ros_process import spin_until_done
+from sam3_ros.rviz_markers import delete_all_markers, markers_for_instances
 from sam3_ros.srv import GetPrompts, SetPrompts
+from sam3_ros.synchronised_input import SynchronisedSubscriptions
 from sam3_ros.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
 
 _THROTTLE_S = 5.0
+DIAGNOSTICS_PERIOD_S = 1.0
+DEPTH_TOPIC, DEPTH_INFO_TOPIC = "depth/image", "depth/camera_info"
+# After a lifecycle shutdown the process exits, but only once the ChangeState response is on its
+# way: it is sent after the transition callback returns.
+_EXIT_DELAY_S = 0.5
+
+SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
-class Sam3Node(Node):
+@dataclass(frozen=True)
+class FrameInputs:
+    colour: Image | CompressedImage
+    depth: Image | None = None  # with use_depth: the matched depth image and its camera_info
+    info: CameraInfo | None = None
+
+
+@dataclass
+class _Interfaces:
+    """What configure creates and cleanup destroys."""
+
+    instances: object
+    label: object
+    debug: object
+    markers: object
+    colour_topic: str
+    image_sub: object | None
+    synchronised: SynchronisedSubscriptions | None
+    services: list
+
+
+class Sam3Node(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__("sam3", **kwargs)
         declare_parameters(self)
-        self.config = read_config(self)
-        self.get_logger().info(f"loading SAM 3 '{self.config.model}' on device={self.config.device} dtype={self.config.dtype}")
-        model, tokenizer = load_sam3(self.config.model, self.config.device, self.config.dtype)
-        self.engine = ConceptTracker(model, tokenizer, self.config.tracker)
-        self._banner = UNTRAINED_BANNER if self.config.model == TINY_MODEL_NAME else ""
-        if self.config.prompts:
-            self.engine.replace_prompts([PromptRequest(text) for text in self.config.prompts])
+        self.config: NodeConfig | None = None
+        self.engine: ConceptTracker | None = None
+        self._interfaces: _Interfaces | None = None
+        self._id_counters = IdCounters()  # carried from one engine to the next, so ids are never reused
+        self._banner = ""
+        self._active = False
+        self._shown_markers: set[int] = set()  # track ids whose RViz markers are up
+        self._marker_frame = ""  # the frame they are in
+        self.finished = Future()  # done after a lifecycle shutdown: main() then ends the process
+
+        self._pending: FrameInputs | None = None  # newest unprocessed frame
+        self._pending_lock = threading.Lock()
+        self._processing = threading.Lock()  # held for a whole frame; cleanup waits for it
+        self._wake = threading.Event()
+
         self._syncing_prompt_parameter = False
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self._pending = None  # newest unprocessed image message
-        self._pending_lock = threading.Lock()
-        self._wake = threading.Event()
-        self.frames_received = 0
-        self.frames_dropped = 0
-        self.frames_processed = 0
-
-        self._instances_pub = self.create_publisher(InstanceArray, "~/instances", 10)
-        self._label_pub = self.create_publisher(Image, "~/label_image", 5)
-        self._debug_pub = self.create_publisher(Image, "~/debug_image", 5)
-        topic, msg_type = ("image/compressed", CompressedImage) if self.config.use_compressed else ("image", Image)
-        self.create_subscription(msg_type, topic, self._on_image, self.config.image_qos)
-        services = MutuallyExclusiveCallbackGroup()
-        self.create_service(SetPrompts, "~/set_prompts", self._on_set_prompts, callback_group=services)
-        self.create_service(GetPrompts, "~/get_prompts", self._on_get_prompts, callback_group=services)
+        self.health = HealthMonitor(time.monotonic())
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # Its own group, so that a long transition (loading the model) does not hold the reports up.
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
 
         self._running = True
         self._worker = threading.Thread(target=self._process_loop, name="sam3_inference", daemon=True)
         self._worker.start()
+        if self.get_parameter("autostart").value and self.trigger_configure() == SUCCESS:
+            self.trigger_activate()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        try:
+            config = read_config(self)
+        except ValueError as error:
+            return self._configure_failed(f"invalid parameters: {error}")
+        self.get_logger().info(
+            f"configuring: loading SAM 3 '{config.model}' on device={config.device} dtype={config.dtype} "
+            f"vision_backend={config.vision_backend}"
+        )
+        try:
+            model, tokenizer = load_sam3(
+                config.model,
+                config.device,
+                config.dtype,
+                vision_backend=config.vision_backend,
+                tensorrt_cache_dir=config.tensorrt_cache_dir or None,
+            )
+        except ModelLoadError as error:
+            return self._configure_failed(str(error))
+        except Exception as error:  # noqa: BLE001 - a broken model directory must not end the node
+            return self._configure_failed(f"could not load SAM 3 from '{config.model}': {error!r}")
+        engine = ConceptTracker(model, tokenizer, config.tracker, self._id_counters)
+        try:
+            engine.replace_prompts([PromptRequest(text) for text in config.prompts])
+        except PromptError as error:
+            return self._configure_failed(f"parameter prompts: {error}")
+        self.config, self.engine = config, engine
+        self._banner = UNTRAINED_BANNER if config.model == TINY_MODEL_NAME else ""
+        self._interfaces = self._create_interfaces(config)
+        dtype = str(engine.dtype).removeprefix("torch.")
+        self.health.configured(config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout)
+        self.get_logger().info(f"configured (inactive, vision backbone: {model.vision_backend}): activate to start processing")
+        return SUCCESS
+
+    def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
+        self.get_logger().error(
+            f"configure failed: {reason}\nThe node stays unconfigured: fix the parameters "
+            f"(ros2 param set {self.get_fully_qualified_name()} NAME VALUE) and configure again "
+            f"(ros2 lifecycle set {self.get_fully_qualified_name()} configure)."
+        )
+        self.health.configure_failed(reason)
+        return FAILURE
+
+    def _create_interfaces(self, config: NodeConfig) -> _Interfaces:
+        colour_type, colour_topic = (CompressedImage, "image/compressed") if config.use_compressed else (Image, "image")
+        image_sub = synchronised = None
+        if config.depth is None:
+            image_sub = self.create_subscription(colour_type, colour_topic, self._on_image, config.image_qos)
+        else:
+            synchronised = SynchronisedSubscriptions(
+                self,
+                [(colour_type, colour_topic), (Image, DEPTH_TOPIC), (CameraInfo, DEPTH_INFO_TOPIC)],
+                config.image_qos,
+                config.depth.sync_queue_size,
+                config.depth.sync_slop,
+                on_set=self._on_synchronised,
+                on_first=self._on_colour_image,
+            )
+        services = MutuallyExclusiveCallbackGroup()
+        return _Interfaces(
+            instances=self.create_lifecycle_publisher(InstanceArray, "~/instances", 10),
+            label=self.create_lifecycle_publisher(Image, "~/label_image", 5),
+            debug=self.create_lifecycle_publisher(Image, "~/debug_image", 5),
+            markers=self.create_lifecycle_publisher(MarkerArray, "~/markers", 5),
+            colour_topic=colour_topic,
+            image_sub=image_sub,
+            synchronised=synchronised,
+            services=[
+                self.create_service(SetPrompts, "~/set_prompts", self._on_set_prompts, callback_group=services),
+                self.create_service(GetPrompts, "~/get_prompts", self._on_get_prompts, callback_group=services),
+            ],
+        )
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        result = super().on_activate(state)  # enables the lifecycle publishers
+        self._active = True
+        self.health.activated(time.monotonic())
+        inputs = f"ready on '{self.resolve_topic_name(self._interfaces.colour_topic)}'"
+        if self._interfaces.synchronised is not None:
+            inputs += (
+                f" with depth from '{self.resolve_topic_name(DEPTH_TOPIC)}' and '{self.resolve_topic_name(DEPTH_INFO_TOPIC)}' "
+                f"(approximate-time sync: {self._interfaces.synchronised.backend})"
+            )
         prompts = ", ".join(p.text for p in self.engine.active_prompts()) or "none"
-        self.get_logger().info(f"ready on '{self.resolve_topic_name(topic)}'; prompts: {prompts}")
+        self.get_logger().info(f"active: {inputs}; prompts: {prompts}")
+        return result
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self._active = False
+        with self._pending_lock:
+            self._pending = None
+        # Markers would otherwise stay in RViz while nothing updates them.
+        if self._shown_markers and self._interfaces.markers.get_subscription_count() > 0:
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self._marker_frame)
+            self._interfaces.markers.publish(delete_all_markers(header))
+        self._shown_markers = set()
+        self.health.deactivated()
+        self.get_logger().info("inactive: incoming images are ignored; prompts and tracks are kept")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self._release(destroy_interfaces=True)
+        self.get_logger().info("cleaned up: model freed; prompts kept in the 'prompts' parameter")
+        return SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        self._release(destroy_interfaces=True)
+        self.get_logger().info("shut down")
+        timer = None
+
+        def finish():
+            self.destroy_timer(timer)
+            self.finished.set_result(True)
+
+        timer = self.create_timer(_EXIT_DELAY_S, finish)
+        return SUCCESS
+
+    def on_error(self, state) -> TransitionCallbackReturn:
+        self.get_logger().error("a lifecycle transition raised an error; releasing the model (unconfigured)")
+        self._release(destroy_interfaces=True)
+        return SUCCESS
+
+    def _release(self, destroy_interfaces: bool) -> None:
+        """Stop processing and free the model; idempotent. The id counters survive for the next engine."""
+        self._active = False
+        with self._pending_lock:
+            self._pending = None
+        with self._processing:  # let the frame in progress finish
+            interfaces, self._interfaces = self._interfaces, None
+            if interfaces is not None and destroy_interfaces:
+                self._destroy_interfaces(interfaces)
+            if self.engine is not None:
+                self._id_counters = self.engine.id_counters()
+            self.engine = self.config = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        self.health.cleaned_up()
+
+    def _destroy_interfaces(self, interfaces: _Interfaces) -> None:
+        for publisher in (interfaces.instances, interfaces.label, interfaces.debug, interfaces.markers):
+            self.destroy_lifecycle_publisher(publisher)
+        if interfaces.image_sub is not None:
+            self.destroy_subscription(interfaces.image_sub)
+        if interfaces.synchronised is not None:
+            interfaces.synchronised.destroy()
+        for service in interfaces.services:
+            self.destroy_service(service)
+        self._shown_markers = set()
 
     # -- images ----------------------------------------------------------------------------------
 
+    def _on_colour_image(self, msg) -> None:
+        self.health.image_received(time.monotonic())
+
     def _on_image(self, msg) -> None:
+        self._on_colour_image(msg)
+        self._enqueue(FrameInputs(msg))
+
+    def _on_synchronised(self, colour, depth, info) -> None:
+        self.health.inputs_synchronised(time.monotonic())
+        self._enqueue(FrameInputs(colour, depth, info))
+
+    def _enqueue(self, inputs: FrameInputs) -> None:
+        if not self._active:
+            return  # inactive: images are ignored, not queued for later
         with self._pending_lock:
-            self.frames_received += 1
             if self._pending is not None:
-                self.frames_dropped += 1
-            self._pending = msg
+                self.health.frame_dropped()
+            self._pending = inputs
         self._wake.set()
 
     def _process_loop(self) -> None:
@@ -85,61 +306,104 @@ class Sam3Node(Node):
             if not self._wake.wait(timeout=0.2):
                 continue
             with self._pending_lock:
-                msg, self._pending = self._pending, None
+                inputs, self._pending = self._pending, None
                 self._wake.clear()
-            if msg is not None:
-                self._process(msg)
+            if inputs is not None:
+                with self._processing:
+                    self._process(inputs)
 
-    def _process(self, msg) -> None:
+    def _process(self, inputs: FrameInputs) -> None:
+        engine, interfaces, msg = self.engine, self._interfaces, inputs.colour
+        if engine is None or not self._active:
+            return
         try:
             rgb = rgb_from_compressed_msg(msg) if isinstance(msg, CompressedImage) else rgb_from_image_msg(msg)
-            result = self.engine.process(rgb, stamp=msg.header.stamp)
+            result = engine.process(rgb, stamp=msg.header.stamp)
         except (ImageConversionError, FrameError) as error:
             self.get_logger().warning(f"skipping image: {error}", throttle_duration_sec=_THROTTLE_S)
+            self.health.image_rejected(str(error))
             return
         except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
             self.get_logger().error(f"inference failed, frame skipped: {error!r}", throttle_duration_sec=_THROTTLE_S)
+            self.health.inference_failed(repr(error))
             return
-        self.frames_processed += 1
-        self._instances_pub.publish(instance_array_from_result(result, msg.header))
-        if self.config.publish_label_image and self._label_pub.get_subscription_count() > 0:
-            self._label_pub.publish(image_msg_from_array(label_image_from_masks(result), "16UC1", msg.header))
-        if self.config.publish_debug_image and self._debug_pub.get_subscription_count() > 0:
+        positions = self._positions(result, inputs) if inputs.depth is not None else None
+        array = instance_array_from_result(result, msg.header, positions, inputs.depth.header if inputs.depth else None)
+        interfaces.instances.publish(array)
+        positioned = sum(1 for position in (positions or {}).values() if position.valid)
+        self.health.frame_processed(self._latency_s(msg.header.stamp), len(result.instances), positioned)
+        if self.config.publish_label_image and interfaces.label.get_subscription_count() > 0:
+            interfaces.label.publish(image_msg_from_array(label_image_from_masks(result), "16UC1", msg.header))
+        if self.config.publish_debug_image and interfaces.debug.get_subscription_count() > 0:
             overlay = draw_overlay(rgb, result, self._banner)
-            self._debug_pub.publish(image_msg_from_array(overlay, "rgb8", msg.header))
+            interfaces.debug.publish(image_msg_from_array(overlay, "rgb8", msg.header))
+        if interfaces.markers.get_subscription_count() > 0:
+            markers, self._shown_markers = markers_for_instances(array, self._shown_markers)
+            self._marker_frame = array.depth_header.frame_id
+            if markers.markers:
+                interfaces.markers.publish(markers)
+
+    def _positions(self, result, inputs: FrameInputs):
+        """track id -> ObjectPosition for this frame, or None (with a warning) if its depth is unusable."""
+        try:
+            depth = depth_from_image_msg(inputs.depth)
+            intrinsics = intrinsics_from_camera_info(inputs.info, depth.shape[1], depth.shape[0])
+        except ImageConversionError as error:
+            self.get_logger().warning(f"no 3D positions for this frame: {error}", throttle_duration_sec=_THROTTLE_S)
+            return None
+        return {i.track_id: locate(i.mask, depth, intrinsics, self.config.depth.settings) for i in result.instances}
+
+    def _latency_s(self, stamp) -> float:
+        return (self.get_clock().now() - Time.from_msg(stamp)).nanoseconds / 1e9
+
+    # -- diagnostics -----------------------------------------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        # The prompts parameter mirrors the active set and, unlike the engine, never waits for a frame.
+        prompts = len(self.get_parameter("prompts").value or [])
+        engine = self.engine
+        report = self.health.report(time.monotonic(), prompts, device_memory_mib(engine.device if engine else None))
+        hardware_id = str(engine.device) if engine else "none"
+        stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(diagnostic_array_from_report(report, f"{self.get_name()}: concept tracking", hardware_id, stamp))
 
     # -- prompts ---------------------------------------------------------------------------------
 
     def _on_set_prompts(self, request, response):
+        engine = self.engine
+        if engine is None:  # a call that raced a cleanup
+            response.success, response.message = False, "the node is not configured"
+            return response
         try:
             requests = prompt_requests_from_msgs(request.prompts)
             if request.mode == SetPrompts.Request.REPLACE:
-                self.engine.replace_prompts(requests)
+                engine.replace_prompts(requests)
                 response.message = "prompt set replaced"
             elif request.mode == SetPrompts.Request.ADD:
-                added = self.engine.add_prompts(requests)
+                added = engine.add_prompts(requests)
                 response.message = f"added {len(added)} prompt(s)"
             elif request.mode == SetPrompts.Request.REMOVE:
-                removed = self.engine.remove_prompts(prompt_ids=list(request.prompt_ids), texts=[p.text for p in request.prompts])
+                removed = engine.remove_prompts(prompt_ids=list(request.prompt_ids), texts=[p.text for p in request.prompts])
                 response.message = f"removed {len(removed)} prompt(s)"
             else:
                 raise PromptError(f"unknown mode {request.mode}: use REPLACE=0, ADD=1 or REMOVE=2")
             response.success = True
-            self._sync_prompt_parameter()
+            self._sync_prompt_parameter(engine)
         except PromptError as error:
             response.success = False
             response.message = str(error)
             self.get_logger().warning(f"prompt request refused: {error}")
-        response.active_prompts = active_prompt_msgs(self.engine.active_prompts())
+        response.active_prompts = active_prompt_msgs(engine.active_prompts())
         return response
 
     def _on_get_prompts(self, request, response):
-        response.active_prompts = active_prompt_msgs(self.engine.active_prompts())
+        engine = self.engine
+        response.active_prompts = active_prompt_msgs(engine.active_prompts()) if engine is not None else []
         return response
 
-    def _sync_prompt_parameter(self) -> None:
-        """Keep the `prompts` parameter equal to the active set, so a restart or a dump keeps it."""
-        texts = [p.text for p in self.engine.active_prompts()]
+    def _sync_prompt_parameter(self, engine: ConceptTracker) -> None:
+        """Keep the `prompts` parameter equal to the active set, so a cleanup, a restart or a dump keeps it."""
+        texts = [p.text for p in engine.active_prompts()]
         self._syncing_prompt_parameter = True
         try:
             self.set_parameters([Parameter("prompts", Parameter.Type.STRING_ARRAY, texts)])
@@ -147,21 +411,32 @@ class Sam3Node(Node):
             self._syncing_prompt_parameter = False
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
-        """`ros2 param set /sam3 prompts "[...]"` replaces the prompt set; other parameters need a restart."""
+        """`prompts` replaces the prompt set at any time; the others are read at configure."""
+        engine = self.engine
         for parameter in parameters:
-            if parameter.name == "prompts" and not self._syncing_prompt_parameter:
-                try:
-                    self.engine.replace_prompts([PromptRequest(text) for text in parameter.value or []])
-                except PromptError as error:
-                    return SetParametersResult(successful=False, reason=str(error))
-            elif parameter.name != "prompts":
-                return SetParametersResult(successful=False, reason=f"{parameter.name} is read at start-up; restart the node to change it")
+            if parameter.name == "prompts":
+                if engine is not None and not self._syncing_prompt_parameter:
+                    try:
+                        engine.replace_prompts([PromptRequest(text) for text in parameter.value or []])
+                    except PromptError as error:
+                        return SetParametersResult(successful=False, reason=str(error))
+                # Unconfigured: kept, and validated when the node is configured.
+            elif engine is not None:
+                name = self.get_fully_qualified_name()
+                return SetParametersResult(
+                    successful=False,
+                    reason=f"{parameter.name} is read at configure: deactivate and clean up the node (ros2 lifecycle set "
+                    f"{name} deactivate, then cleanup), set it, then configure and activate again",
+                )
         return SetParametersResult(successful=True)
 
     def destroy_node(self):
         self._running = False
         self._wake.set()
         self._worker.join(timeout=5.0)
+        # The context may already be shut down (Ctrl-C): free the model but leave the entities to
+        # Node.destroy_node.
+        self._release(destroy_interfaces=False)
         return super().destroy_node()
 
 
@@ -169,11 +444,11 @@ def main(args=None) -> None:
     rclpy.init(args=args)
     try:
         node = Sam3Node()
-    except (ModelLoadError, ValueError) as error:
+    except (ParameterException, ValueError) as error:  # a parameter value outside its declared range
         rclpy.logging.get_logger("sam3").fatal(str(error))
         rclpy.try_shutdown()
         raise SystemExit(1) from error
-    spin_until_done(node, MultiThreadedExecutor(num_threads=2))
+    spin_until_done(node, MultiThreadedExecutor(num_threads=3), done=node.finished)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""The node's ROS parameters: declaration with descriptions and ranges, and validated reading."""
+"""The node's ROS parameters: declaration with descriptions and ranges, and validated reading.
+
+All are read when the node is configured (lifecycle), except `prompts`, which follows the prompt
+service both ways, and `autostart`, read once at start-up.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 from sam3_ros.concept_tracker import TrackerSettings
+from sam3_ros.depth_projection import DepthSettings
 from sam3_ros.model_loading import DEFAULT_MODEL
+from sam3_ros.vision_backends import check_vision_backend
 
 _BIG = 2**31 - 1
 
@@ -18,8 +24,12 @@ def _int(low: int, high: int = _BIG) -> dict:
     return {"integer_range": [IntegerRange(from_value=low, to_value=high, step=1)]}
 
 
+def _float(low: float, high: float) -> dict:
+    return {"floating_point_range": [FloatingPointRange(from_value=low, to_value=high, step=0.0)]}
+
+
 def _unit() -> dict:
-    return {"floating_point_range": [FloatingPointRange(from_value=0.0, to_value=1.0, step=0.0)]}
+    return _float(0.0, 1.0)
 
 
 # name -> (default, description, extra descriptor fields)
@@ -27,6 +37,8 @@ PARAMETERS = {
     "model": (DEFAULT_MODEL, "Hugging Face hub id or local directory of SAM 3 weights; 'tiny-random' for an untrained test model", {}),
     "device": ("auto", "torch device: auto (cuda if available), cpu, cuda, cuda:N", {}),
     "dtype": ("auto", "auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16", {}),
+    "vision_backend": ("pytorch", "Vision backbone: pytorch, compile (torch.compile, warmed up at configure) or tensorrt (engine built once and cached; falls back to pytorch with a warning)", {}),
+    "tensorrt_cache_dir": ("", "TensorRT engine cache folder; empty = ~/.cache/sam3_ros/tensorrt", {}),
     "prompts": (Parameter.Type.STRING_ARRAY, "Concepts to track at start-up; kept in sync with the prompt service", {}),
     "detection_threshold": (0.5, "Minimum detector score for a detection to count", _unit()),
     "new_track_threshold": (0.7, "Minimum detector score for an unmatched detection to start a track", _unit()),
@@ -43,6 +55,12 @@ PARAMETERS = {
     "use_compressed": (False, "Subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image", {}),
     "publish_label_image": (True, "Publish ~/label_image (16UC1 track ids) when someone subscribes", {}),
     "publish_debug_image": (True, "Publish ~/debug_image (rgb8 overlay) when someone subscribes", {}),
+    "use_depth": (False, "Match depth/image and depth/camera_info to each colour image and give instances a 3D position", {}),
+    "depth_sync_slop": (0.05, "Largest stamp difference (s) between a colour image, its depth image and camera_info", _float(0.0001, 10.0)),
+    "depth_sync_queue_size": (10, "Messages per topic kept waiting for their partners (approximate-time sync)", _int(1, 1000)),
+    "min_depth_pixels": (20, "Fewer inlier depth pixels under a mask than this: the instance has no 3D position", _int(1)),
+    "stall_timeout": (3.0, "Seconds without a camera image (while active) before diagnostics report a stall (WARN)", _float(0.01, 3600.0)),
+    "autostart": (True, "Configure and activate at start-up; false leaves the node unconfigured for a lifecycle manager", {}),
 }
 
 
@@ -51,12 +69,25 @@ class NodeConfig:
     model: str
     device: str
     dtype: str
+    vision_backend: str
+    tensorrt_cache_dir: str
     prompts: tuple[str, ...]
     tracker: TrackerSettings
     image_qos: QoSProfile
     use_compressed: bool
     publish_label_image: bool
     publish_debug_image: bool
+    depth: DepthInput | None  # None: use_depth is false
+    stall_timeout: float
+
+
+@dataclass(frozen=True)
+class DepthInput:
+    """How depth reaches the node (use_depth): approximate-time sync and the 3D settings."""
+
+    sync_slop: float
+    sync_queue_size: int
+    settings: DepthSettings
 
 
 def declare_parameters(node) -> None:
@@ -79,6 +110,12 @@ def image_qos(reliability: str, depth: int) -> QoSProfile:
 def read_config(node) -> NodeConfig:
     """Read and validate every parameter; raises ValueError naming the bad parameter."""
     value = {name: node.get_parameter(name).value for name in PARAMETERS if name != "prompts"}
+    check_vision_backend(value["vision_backend"])
+    depth = DepthInput(
+        sync_slop=value["depth_sync_slop"],
+        sync_queue_size=value["depth_sync_queue_size"],
+        settings=DepthSettings(min_pixels=value["min_depth_pixels"]),
+    )
     prompts = node.get_parameter_or("prompts", Parameter("prompts", value=[])).value or []
     tracker = TrackerSettings(
         confirm_frames=value["confirm_frames"],
@@ -96,10 +133,14 @@ def read_config(node) -> NodeConfig:
         model=value["model"],
         device=value["device"],
         dtype=value["dtype"],
+        vision_backend=value["vision_backend"],
+        tensorrt_cache_dir=value["tensorrt_cache_dir"],
         prompts=tuple(prompts),
         tracker=tracker,
         image_qos=image_qos(value["image_qos_reliability"], value["image_qos_depth"]),
         use_compressed=value["use_compressed"],
         publish_label_image=value["publish_label_image"],
         publish_debug_image=value["publish_debug_image"],
+        depth=depth if value["use_depth"] else None,
+        stall_timeout=value["stall_timeout"],
     )

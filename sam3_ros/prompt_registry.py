@@ -44,12 +44,16 @@ def normalize_prompt_text(text: str) -> str:
 class PromptRegistry:
     """Active prompts keyed by id. Ids only increase, so an id never names two concepts."""
 
-    def __init__(self, max_prompts: int = 16, max_prompt_length: int = 120, max_exemplars: int = 8):
+    def __init__(self, max_prompts: int = 16, max_prompt_length: int = 120, max_exemplars: int = 8, first_id: int = 1):
         self.max_prompts = max_prompts
         self.max_prompt_length = max_prompt_length
         self.max_exemplars = max_exemplars
         self._prompts: dict[int, Prompt] = {}
-        self._next_id = 1
+        self._next_id = first_id
+
+    @property
+    def next_id(self) -> int:
+        return self._next_id
 
     def __iter__(self):
         return iter(list(self._prompts.values()))

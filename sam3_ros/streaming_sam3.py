@@ -56,12 +56,15 @@ class StreamingSam3VideoModel(Sam3VideoModel):
             det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids
         )
         if new_det_out_inds:
-            index = torch.tensor(new_det_out_inds, dtype=torch.long, device=det_scores.device)
+            index = torch.tensor(new_det_out_inds, dtype=torch.long).to(det_scores.device, non_blocking=True)
+            # One device->host transfer instead of three (float64 holds prompt ids exactly).
+            host = torch.cat([det_scores[index].double(), det_prompt_ids[index].double(), trk_prompt_ids.double()]).tolist()
+            count = len(new_det_out_inds)
             new_det_out_inds = admit_new_detections(
                 candidates=new_det_out_inds,
-                scores=det_scores[index].tolist(),
-                candidate_prompts=det_prompt_ids[index].tolist(),
-                tracked_prompts=trk_prompt_ids.tolist(),
+                scores=host[:count],
+                candidate_prompts=[int(p) for p in host[count : 2 * count]],
+                tracked_prompts=[int(p) for p in host[2 * count :]],
                 max_per_prompt=self.max_objects_per_prompt,
                 max_total=self.max_num_objects,
             )

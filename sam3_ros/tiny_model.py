@@ -119,8 +119,11 @@ def tiny_sam3_config(vocab_size: int, num_queries: int = 1, **video_overrides) -
 
 
 @torch.no_grad()
-def _make_detections_confident(model: StreamingSam3VideoModel) -> None:
-    """Constant positive query/text scores, presence near 1, and tracked objects always present."""
+def make_detections_confident(model) -> None:
+    """Constant positive query/text scores, presence near 1, and tracked objects always present.
+
+    Works on any randomly initialised SAM 3: the benchmark uses it on the full-size architecture.
+    """
     scoring = model.detector_model.dot_product_scoring
     for projection in (scoring.text_proj, scoring.query_proj):
         projection.weight.zero_()
@@ -135,5 +138,5 @@ def build_tiny_sam3(seed: int = 0, num_queries: int = 1, **video_overrides):
     torch.manual_seed(seed)
     config = tiny_sam3_config(len(tokenizer.get_vocab()), num_queries=num_queries, **video_overrides)
     model = StreamingSam3VideoModel(config).eval()
-    _make_detections_confident(model)
+    make_detections_confident(model)
     return model, tokenizer

@@ -30,7 +30,7 @@ class TrackIdBook:
     that is never reset, so an id is never reused, also not across engine resets.
     """
 
-    def __init__(self, confirm_frames: int = 3, max_lost_frames: int = 30):
+    def __init__(self, confirm_frames: int = 3, max_lost_frames: int = 30, first_public_id: int = 1):
         if confirm_frames < 1:
             raise ValueError("confirm_frames must be at least 1")
         if max_lost_frames < 0:
@@ -38,7 +38,11 @@ class TrackIdBook:
         self.confirm_frames = confirm_frames
         self.max_lost_frames = max_lost_frames
         self._tracks: dict[int, _TrackState] = {}
-        self._next_public_id = 1
+        self._next_public_id = first_public_id
+
+    @property
+    def next_public_id(self) -> int:
+        return self._next_public_id
 
     def update(self, frame_index: int, visible: dict[int, bool]) -> TrackUpdate:
         """Record which of the tracker's current objects have a non-empty mask on this frame."""

@@ -5,11 +5,14 @@
 * `ros_context` (session): an rclpy Context of its own on that domain.
 * `footage` (session): the first frames of bikes.mp4 (real street footage), downscaled.
 * `sam3_node` (module): the installed node started as a subprocess from config/sam3.yaml with
-  `model:=tiny-random`, prompts [person, bicycle] and `image` remapped to /test_camera/image_raw.
-  Its stdout/stderr go to a log file that is attached to the report of any failing test. On
-  teardown it must still be alive (the node must never crash); then it gets SIGINT and must exit
-  cleanly.
-* `client` (module): a test-side rclpy node talking to that node (frames, results, services).
+  `model:=tiny-random`, prompts [person, bicycle], `image` remapped to /test_camera/image_raw and
+  the depth inputs to /test_camera/depth/... . A test module can add or override parameters with a
+  module-level dict NODE_PARAMETERS (e.g. {"use_depth": True}). Its stdout/stderr go to a log file
+  that is attached to the report of any failing test. On teardown it must still be alive (the node
+  must never crash) unless a test set `exit_expected`; then it gets SIGINT and must exit cleanly.
+* `client` (module): a test-side rclpy node talking to that node (frames, depth, results,
+  services, markers, diagnostics, lifecycle). It waits until the node is connected, unless the
+  module's NODE_PARAMETERS has autostart false (the test then configures and activates it).
 
 Frames are published one at a time and each result is awaited before the next frame is sent:
 the node keeps only the newest frame by design, so flooding it would drop frames at random.
@@ -30,14 +33,19 @@ import pytest
 import rclpy
 import yaml
 from builtin_interfaces.msg import Time
-from rcl_interfaces.srv import GetParameters
+from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import parameter_value_to_python
+from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
 
+from sam3_ros.image_conversion import image_msg_from_array
 from sam3_ros.msg import ConceptPrompt, InstanceArray
 from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
 from sam3_ros.srv import GetPrompts, SetPrompts
@@ -47,6 +55,8 @@ NODE_EXECUTABLE = REPO_ROOT / "install" / "sam3_ros" / "lib" / "sam3_ros" / "sam
 PARAMS_FILE = REPO_ROOT / "config" / "sam3.yaml"
 NODE_NAME = "/sam3"
 IMAGE_TOPIC = "/test_camera/image_raw"
+DEPTH_TOPIC = "/test_camera/depth/image_raw"
+DEPTH_INFO_TOPIC = "/test_camera/depth/camera_info"
 START_PROMPTS = ("person", "bicycle")
 FRAME_ID = "test_camera_optical_frame"
 FRAME_WIDTH, FRAME_HEIGHT = 160, 68  # bikes.mp4 (640x272) downscaled by 4
@@ -107,6 +117,31 @@ def make_image(rgb: np.ndarray, encoding: str = "rgb8", stamp: Time | None = Non
     return msg
 
 
+def make_depth_image(depth_m: np.ndarray, encoding: str, stamp: Time, frame_id: str = FRAME_ID) -> Image:
+    """A depth Image: 16UC1 in millimetres (NaN -> 0, "no measurement") or 32FC1 in metres."""
+    if encoding == "16UC1":
+        pixels = np.round(np.nan_to_num(depth_m, nan=0.0) * 1000.0).astype("<u2")
+    elif encoding == "32FC1":
+        pixels = depth_m.astype("<f4")
+    else:
+        raise ValueError(encoding)
+    return image_msg_from_array(pixels, encoding, Header(stamp=stamp, frame_id=frame_id))
+
+
+def make_camera_info(k, width: int, height: int, stamp: Time, frame_id: str = FRAME_ID) -> CameraInfo:
+    """The CameraInfo of a rectified (undistorted) camera with the 3x3 matrix `k` (row-major)."""
+    info = CameraInfo(header=Header(stamp=stamp, frame_id=frame_id), width=width, height=height)
+    info.k = [float(v) for v in np.asarray(k, dtype=float).ravel()]
+    info.distortion_model = "plumb_bob"
+    info.d = [0.0] * 5
+    return info
+
+
+def offset_stamp(stamp: Time, nanoseconds: int) -> Time:
+    total = stamp.sec * 1_000_000_000 + stamp.nanosec + nanoseconds
+    return Time(sec=total // 1_000_000_000, nanosec=total % 1_000_000_000)
+
+
 def stamp_key(stamp: Time) -> tuple[int, int]:
     return stamp.sec, stamp.nanosec
 
@@ -122,6 +157,7 @@ class NodeProcess:
     def __init__(self, command: list[str], log_path: Path, env: dict):
         self.command = command
         self.log_path = log_path
+        self.exit_expected = False  # a test shut the node down through its lifecycle
         self._log_file = open(log_path, "wb")
         self.process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT
@@ -220,9 +256,23 @@ def footage() -> Footage:
     return Footage(cv2.resize(frame, (FRAME_WIDTH, FRAME_HEIGHT), interpolation=cv2.INTER_AREA) for frame in frames)
 
 
+def _ros_argument(value) -> str:
+    """A parameter value as `-p name:=value` takes it (YAML)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_ros_argument(v) for v in value) + "]"
+    return str(value)
+
+
+def node_parameters(request) -> dict:
+    """The test module's NODE_PARAMETERS: parameters added to (or overriding) the defaults."""
+    return dict(getattr(request.module, "NODE_PARAMETERS", {}))
+
+
 @pytest.fixture(scope="module")
-def sam3_node(ros_domain_id, tmp_path_factory):
-    """The real node, started exactly as documented, but on the tiny model and a test topic."""
+def sam3_node(ros_domain_id, tmp_path_factory, request):
+    """The real node, started exactly as documented, but on the tiny model and test topics."""
     assert NODE_EXECUTABLE.is_file(), f"{NODE_EXECUTABLE} missing: run `bash scripts/setup.sh`"
     command = [
         str(NODE_EXECUTABLE),
@@ -231,7 +281,11 @@ def sam3_node(ros_domain_id, tmp_path_factory):
         "-p", "model:=tiny-random",
         "-p", f"prompts:=[{', '.join(START_PROMPTS)}]",
         "-r", f"image:={IMAGE_TOPIC}",
+        "-r", f"depth/image:={DEPTH_TOPIC}",
+        "-r", f"depth/camera_info:={DEPTH_INFO_TOPIC}",
     ]  # fmt: skip
+    for name, value in node_parameters(request).items():
+        command += ["-p", f"{name}:={_ros_argument(value)}"]
     env = dict(os.environ)
     env.update(
         ROS_DOMAIN_ID=str(ros_domain_id),
@@ -251,6 +305,9 @@ def sam3_node(ros_domain_id, tmp_path_factory):
     finally:
         _RUNNING_NODES.remove(node)
         code = node.stop()
+    if node.exit_expected:
+        assert code == 0, f"the node did not exit cleanly after its lifecycle shutdown (exit code {code}): {description}"
+        return
     assert alive, f"the node died during the tests: {description}"
     assert code == 0, f"the node did not exit cleanly on SIGINT (exit code {code}): {node.describe()}"
 
@@ -281,24 +338,34 @@ class Sam3Client:
     START_PROMPTS = START_PROMPTS
     NODE_NAME = NODE_NAME
     IMAGE_TOPIC = IMAGE_TOPIC
+    DEPTH_TOPIC, DEPTH_INFO_TOPIC = DEPTH_TOPIC, DEPTH_INFO_TOPIC
     FRAME_ID = FRAME_ID
     FRAME_WIDTH, FRAME_HEIGHT = FRAME_WIDTH, FRAME_HEIGHT
+    NODE_START_TIMEOUT_S = NODE_START_TIMEOUT_S
     make_image = staticmethod(make_image)
+    make_depth_image = staticmethod(make_depth_image)
+    make_camera_info = staticmethod(make_camera_info)
+    offset_stamp = staticmethod(offset_stamp)
 
-    def __init__(self, context, node_process: NodeProcess):
+    def __init__(self, context, node_process: NodeProcess, parameters: dict):
         self.node_process = node_process
+        self.parameters = parameters  # the module's NODE_PARAMETERS
         self.node = Node("sam3_test_client", context=context)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
         # Reliable publisher -> the node's best-effort (sensor data) subscription: compatible.
         self.image_pub = self.node.create_publisher(Image, IMAGE_TOPIC, reliable)
+        self.depth_pub = self.node.create_publisher(Image, DEPTH_TOPIC, reliable)
+        self.depth_info_pub = self.node.create_publisher(CameraInfo, DEPTH_INFO_TOPIC, reliable)
         self.results: list[InstanceArray] = []  # every InstanceArray, in arrival order
         self.instances_sub = self.node.create_subscription(
             InstanceArray, f"{NODE_NAME}/instances", self.results.append, QoSProfile(depth=100)
         )
         self.label_images: dict[tuple[int, int], Image] = {}
         self.debug_images: dict[tuple[int, int], Image] = {}
+        self.marker_arrays: list[MarkerArray] = []
+        self.diagnostics: list = []  # (monotonic arrival time, DiagnosticStatus) of the sam3 node
         self._clients = {}
         self._next_sec = 1_000
 
@@ -329,12 +396,25 @@ class Sam3Client:
             self.executor.spin_once(timeout_sec=0.05)
 
     def wait_until_connected(self) -> None:
+        """Until the (configured) node's services answer and its topics match ours."""
         for service in ("set_prompts", "get_prompts"):
             client = self._client(SetPrompts if service == "set_prompts" else GetPrompts, f"{NODE_NAME}/{service}")
             self.spin_until(client.service_is_ready, NODE_START_TIMEOUT_S, f"service {NODE_NAME}/{service}")
-        self.spin_until(lambda: self.image_pub.get_subscription_count() > 0, NODE_START_TIMEOUT_S, f"a subscriber on {IMAGE_TOPIC}")
+        inputs = [(self.image_pub, IMAGE_TOPIC)]
+        if self.parameters.get("use_depth"):
+            inputs += [(self.depth_pub, DEPTH_TOPIC), (self.depth_info_pub, DEPTH_INFO_TOPIC)]
+        for publisher, topic in inputs:
+            self.spin_until(lambda p=publisher: p.get_subscription_count() > 0, NODE_START_TIMEOUT_S, f"a subscriber on {topic}")
         self.spin_until(lambda: self.instances_sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, f"{NODE_NAME}/instances")
         self.spin_for(DISCOVERY_SETTLE_S)
+
+    def prompt_service_ready(self) -> bool:
+        """Whether the node serves ~/set_prompts now (it does from configure to cleanup)."""
+        return self._client(SetPrompts, f"{NODE_NAME}/set_prompts").service_is_ready()
+
+    def wait_for_lifecycle_services(self) -> None:
+        client = self._client(GetState, f"{NODE_NAME}/get_state")
+        self.spin_until(client.service_is_ready, NODE_START_TIMEOUT_S, f"service {NODE_NAME}/get_state")
 
     def next_stamp(self) -> Time:
         """A stamp no earlier frame of this client had (whole seconds from 1000 on, plus a fraction)."""
@@ -346,10 +426,24 @@ class Sam3Client:
     def publish(self, msg: Image) -> None:
         self.image_pub.publish(msg)
 
-    def publish_frame(self, rgb: np.ndarray, encoding: str = "rgb8", frame_id: str = FRAME_ID, padding: int = 0) -> Image:
-        msg = make_image(rgb, encoding, self.next_stamp(), frame_id, padding)
+    def publish_frame(self, rgb: np.ndarray, encoding: str = "rgb8", frame_id: str = FRAME_ID, padding: int = 0, stamp: Time | None = None) -> Image:
+        msg = make_image(rgb, encoding, self.next_stamp() if stamp is None else stamp, frame_id, padding)
         self.publish(msg)
         return msg
+
+    def publish_with_depth(
+        self, rgb: np.ndarray, depth_m: np.ndarray, encoding: str, k, depth_offset_ns: int = 0, info_offset_ns: int = 0
+    ) -> tuple[Image, Image]:
+        """A colour frame, its depth image (`depth_m` in `encoding`) and camera_info (matrix `k`).
+
+        Their stamps differ by the offsets, as a real camera's do; returns (colour, depth) messages.
+        """
+        stamp = self.next_stamp()
+        depth = make_depth_image(depth_m, encoding, offset_stamp(stamp, depth_offset_ns))
+        info = make_camera_info(k, depth_m.shape[1], depth_m.shape[0], offset_stamp(stamp, info_offset_ns))
+        self.depth_info_pub.publish(info)
+        self.depth_pub.publish(depth)
+        return self.publish_frame(rgb, stamp=stamp), depth
 
     def result_for(self, stamp: Time) -> InstanceArray | None:
         key = stamp_key(stamp)
@@ -370,6 +464,34 @@ class Sam3Client:
         """Publish one frame and wait for its InstanceArray; returns (image message, result)."""
         msg = self.publish_frame(rgb, encoding, frame_id, padding)
         return msg, self.wait_for_result(msg.header.stamp)
+
+    # -- markers, diagnostics ------------------------------------------------------------------------
+
+    def subscribe_markers(self):
+        sub = self.node.create_subscription(MarkerArray, f"{NODE_NAME}/markers", self.marker_arrays.append, QoSProfile(depth=100))
+        self.spin_until(lambda: sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, f"a publisher on {sub.topic_name}")
+        self.spin_for(DISCOVERY_SETTLE_S)
+        return sub
+
+    def subscribe_diagnostics(self):
+        prefix = f"{NODE_NAME.lstrip('/')}:"
+
+        def store(array: DiagnosticArray) -> None:
+            now = time.monotonic()
+            self.diagnostics += [(now, status) for status in array.status if status.name.startswith(prefix)]
+
+        sub = self.node.create_subscription(DiagnosticArray, "/diagnostics", store, QoSProfile(depth=100))
+        self.spin_until(lambda: sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, "a publisher on /diagnostics")
+        return sub
+
+    def wait_for_diagnostic(self, condition, timeout: float, what: str):
+        """The first status of the sam3 node, arriving from now on, for which condition(status) holds."""
+        start = time.monotonic()
+
+        def found():
+            return next((s for t, s in self.diagnostics if t >= start and condition(s)), None)
+
+        return self.spin_until(found, timeout, what)
 
     # -- label and debug images --------------------------------------------------------------------
 
@@ -410,6 +532,20 @@ class Sam3Client:
         request.prompt_ids = list(prompt_ids)
         return self.call(SetPrompts, f"{NODE_NAME}/set_prompts", request)
 
+    def set_parameter(self, parameter: Parameter):
+        """Set one parameter of the node; returns its SetParametersResult."""
+        request = SetParameters.Request(parameters=[parameter.to_parameter_msg()])
+        (result,) = self.call(SetParameters, f"{NODE_NAME}/set_parameters", request).results
+        return result
+
+    def change_state(self, transition_id: int, timeout: float = NODE_START_TIMEOUT_S) -> bool:
+        """A lifecycle transition (lifecycle_msgs/Transition.TRANSITION_*); returns its success."""
+        request = ChangeState.Request(transition=Transition(id=transition_id))
+        return self.call(ChangeState, f"{NODE_NAME}/change_state", request, timeout).success
+
+    def lifecycle_state(self) -> str:
+        return self.call(GetState, f"{NODE_NAME}/get_state", GetState.Request()).current_state.label
+
     def get_parameters(self, names):
         response = self.call(GetParameters, f"{NODE_NAME}/get_parameters", GetParameters.Request(names=list(names)))
         return {name: parameter_value_to_python(value) for name, value in zip(names, response.values)}
@@ -423,11 +559,15 @@ class Sam3Client:
 
 
 @pytest.fixture(scope="module")
-def client(ros_context, sam3_node):
-    """A client connected to this module's node: services ready and the image topic matched."""
-    sam3 = Sam3Client(ros_context, sam3_node)
+def client(ros_context, sam3_node, request):
+    """A client of this module's node: connected (services ready, topics matched) once it is active."""
+    parameters = node_parameters(request)
+    sam3 = Sam3Client(ros_context, sam3_node, parameters)
     try:
-        sam3.wait_until_connected()
+        if parameters.get("autostart", True):
+            sam3.wait_until_connected()
+        else:
+            sam3.wait_for_lifecycle_services()
         yield sam3
     finally:
         sam3.destroy()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from sam3_ros.depth_projection import PinholeIntrinsics
 from sam3_ros.image_conversion import (
     SUPPORTED_ENCODINGS,
     ImageConversionError,
+    depth_from_image_msg,
     image_msg_from_array,
+    intrinsics_from_camera_info,
     rgb_from_compressed_msg,
     rgb_from_image_msg,
 )
@@ -163,3 +166,73 @@ def test_image_msg_from_array_copies_a_non_contiguous_view():
     view = np.dstack([RGB, RGB])[:, :, ::2]  # strided, not C-contiguous
     msg = image_msg_from_array(view, "rgb8", Header())
     assert msg.step == view.shape[1] * 3 and len(msg.data) == msg.step * msg.height
+
+
+# -- depth ------------------------------------------------------------------------------------------
+
+DEPTH_MM = np.array([[0, 1, 1200], [2000, 65535, 999]], dtype=np.uint16)
+DEPTH_M = np.array([[0.0, 0.001, 1.2], [2.0, 65.535, 0.999]])
+
+
+def depth_image(values: np.ndarray, encoding: str, dtype: str, padding: int = 0) -> Image:
+    """A depth Image of `values` stored as `dtype` ('<u2', '>f4', ...), rows padded by `padding` bytes."""
+    raw = np.ascontiguousarray(values.astype(dtype))
+    msg = image(raw.view(np.uint8).reshape(*values.shape, raw.itemsize), encoding, padding=padding)
+    msg.is_bigendian = int(np.dtype(dtype).byteorder == ">")
+    return msg
+
+
+@pytest.mark.parametrize("dtype", ["<u2", ">u2"], ids=["little-endian", "big-endian"])
+@pytest.mark.parametrize("padding", [0, 4], ids=["packed", "padded rows"])
+def test_depth_16uc1_millimetres_to_metres(dtype, padding):
+    depth = depth_from_image_msg(depth_image(DEPTH_MM, "16UC1", dtype, padding))
+    assert depth.dtype == np.float32 and depth.shape == (2, 3)
+    assert np.isnan(depth[0, 0]), "0 mm is no measurement"
+    np.testing.assert_allclose(depth[~np.isnan(depth)], DEPTH_M[DEPTH_MM > 0], rtol=1e-6)
+    assert depth[1, 0] == 2.0, "2000 mm is exactly 2 m"
+
+
+@pytest.mark.parametrize("dtype", ["<f4", ">f4"], ids=["little-endian", "big-endian"])
+def test_depth_32fc1_metres(dtype):
+    values = np.array([[np.nan, 0.0, 1.25], [-1.0, np.inf, 3.5]])
+    depth = depth_from_image_msg(depth_image(values, "32FC1", dtype, padding=4))
+    assert depth[0, 2] == 1.25 and depth[1, 2] == 3.5
+    assert np.isnan(depth[[0, 0, 1, 1], [0, 1, 0, 1]]).all(), "NaN, 0, negative and infinite are no measurement"
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "mono16", "16SC1", "64FC1"])
+def test_unsupported_depth_encoding(encoding):
+    msg = depth_image(DEPTH_MM, "16UC1", "<u2")
+    msg.encoding = encoding
+    with pytest.raises(ImageConversionError, match=f"unsupported depth encoding '{encoding}'; supported: 16UC1, 32FC1"):
+        depth_from_image_msg(msg)
+
+
+def test_depth_step_and_length_are_checked():
+    msg = depth_image(DEPTH_MM, "16UC1", "<u2")
+    msg.step = 5
+    with pytest.raises(ImageConversionError, match="step 5 is smaller than width\\*bytes per pixel = 6 for 16UC1"):
+        depth_from_image_msg(msg)
+    msg = depth_image(DEPTH_MM, "16UC1", "<u2")
+    msg.data = bytes(msg.data)[:-1]
+    with pytest.raises(ImageConversionError, match="data has 11 bytes but step\\*height = 6\\*2 = 12"):
+        depth_from_image_msg(msg)
+
+
+K = [70.0, 0.0, 39.5, 0.0, 71.0, 29.5, 0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("size", [(80, 60), (0, 0)], ids=["matching", "unset"])
+def test_intrinsics_from_camera_info(size):
+    info = CameraInfo(width=size[0], height=size[1], k=K)
+    assert intrinsics_from_camera_info(info, 80, 60) == PinholeIntrinsics(fx=70.0, fy=71.0, cx=39.5, cy=29.5)
+
+
+def test_camera_info_of_another_image_size_is_refused():
+    with pytest.raises(ImageConversionError, match="camera_info is for 160x120 images but the depth image is 80x60"):
+        intrinsics_from_camera_info(CameraInfo(width=160, height=120, k=K), 80, 60)
+
+
+def test_camera_info_without_intrinsics_is_refused():
+    with pytest.raises(ImageConversionError, match="depth camera_info: camera intrinsics need fx, fy > 0"):
+        intrinsics_from_camera_info(CameraInfo(width=80, height=60), 80, 60)

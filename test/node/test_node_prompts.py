@@ -8,7 +8,6 @@ change anything), then one scenario that changes the prompt set step by step whi
 from __future__ import annotations
 
 import pytest
-from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import RegionOfInterest
 
@@ -188,26 +187,21 @@ def test_prompt_changes_keep_other_tracks(client, footage):
 
 
 def test_prompts_parameter_replaces_the_prompt_set(client):
-    """`ros2 param set /sam3 prompts [...]` is a REPLACE; other parameters are read at start-up only."""
+    """`ros2 param set /sam3 prompts [...]` is a REPLACE; other parameters are read at configure only."""
     response = client.set_prompts(REPLACE, ["person"])
     assert response.success, response.message
     before = {p.text: p.id for p in response.active_prompts}
 
-    def set_parameter(parameter: Parameter):
-        request = SetParameters.Request(parameters=[parameter.to_parameter_msg()])
-        (result,) = client.call(SetParameters, f"{client.NODE_NAME}/set_parameters", request).results
-        return result
-
-    result = set_parameter(Parameter("prompts", Parameter.Type.STRING_ARRAY, ["person", "traffic light"]))
+    result = client.set_parameter(Parameter("prompts", Parameter.Type.STRING_ARRAY, ["person", "traffic light"]))
     assert result.successful, result.reason
     after = {p.text: p.id for p in client.get_prompts()}
     assert after["person"] == before["person"] and set(after) == {"person", "traffic light"}
 
-    result = set_parameter(Parameter("prompts", Parameter.Type.STRING_ARRAY, [f"thing {i}" for i in range(20)]))
+    result = client.set_parameter(Parameter("prompts", Parameter.Type.STRING_ARRAY, [f"thing {i}" for i in range(20)]))
     assert not result.successful and "max_prompts" in result.reason
     assert {p.text: p.id for p in client.get_prompts()} == after
     assert_prompt_parameter(client, ["person", "traffic light"])
 
-    result = set_parameter(Parameter("confirm_frames", Parameter.Type.INTEGER, 7))
-    assert not result.successful and "restart" in result.reason
+    result = client.set_parameter(Parameter("confirm_frames", Parameter.Type.INTEGER, 7))
+    assert not result.successful and "read at configure" in result.reason and "cleanup" in result.reason, result.reason
     assert client.get_parameters(["confirm_frames"])["confirm_frames"] == client.CONFIRM_FRAMES

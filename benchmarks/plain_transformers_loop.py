@@ -1,0 +1,116 @@
+"""The baseline: SAM 3 on a live stream as transformers' documentation shows it, with nothing of sam3_ros.
+
+transformers' "Streaming Video Inference" example (docs/source/en/model_doc/sam3_video.md) is:
+
+    session = processor.init_video_session(inference_device=device, processing_device="cpu",
+                                           video_storage_device="cpu")
+    processor.add_text_prompt(inference_session=session, text=text)
+    for frame in frames:
+        inputs = processor(images=frame, device=device, return_tensors="pt")
+        outputs = model(inference_session=session, frame=inputs.pixel_values[0], reverse=False)
+        processed = processor.postprocess_outputs(session, outputs, original_sizes=inputs.original_sizes)
+
+`PlainStreamingLoop` runs exactly that, with transformers' own `Sam3VideoProcessor` code for the
+session, the prompts and the post-processing (upsample every mask, threshold, boxes, overlap
+constraints). Only the session dtype is added (the example loads the model in float32; a bf16
+model needs a bf16 session). Two pieces of the processor need torchvision, which has no CPU build
+for this torch: the image processor (resize with antialias, rescale, normalise) and
+`masks_to_boxes`. Where torchvision is missing, both are replaced by the same operations in torch:
+`processor_kind` says which was used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.utils import is_torchvision_available
+
+TORCHVISION = is_torchvision_available()
+# The module itself: without torchvision, transformers' lazy package hands out a placeholder that
+# raises on any attribute, but the module imports and its class works (bar masks_to_boxes).
+processing_sam3_video = importlib.import_module("transformers.models.sam3_video.processing_sam3_video")
+Sam3VideoProcessor = processing_sam3_video.Sam3VideoProcessor
+
+
+def _emulated_masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
+    """torchvision.ops.masks_to_boxes as torchvision writes it: one torch.where (a sync) per mask."""
+    boxes = torch.zeros((masks.shape[0], 4), device=masks.device, dtype=torch.float)
+    for index, mask in enumerate(masks):
+        y, x = torch.where(mask != 0)
+        if len(x):
+            boxes[index] = torch.stack([x.min(), y.min(), x.max(), y.max()]).float()
+    return boxes
+
+
+class DocumentedProcessor(Sam3VideoProcessor):
+    """transformers' Sam3VideoProcessor, built without a hub checkpoint (random weights have none).
+
+    Its session, prompt and post-processing methods are upstream's, unchanged. `__call__` is
+    upstream's Sam3ImageProcessor where torchvision is installed, else the same steps in torch.
+    """
+
+    def __init__(self, tokenizer, image_size: int):
+        # ProcessorMixin.__init__ wants an image and a video processor object; the streaming loop
+        # uses neither beyond the per-image call below.
+        self.tokenizer = tokenizer
+        self.target_size = image_size
+        self._image_processor = None
+        if TORCHVISION:
+            from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor
+
+            self._image_processor = Sam3ImageProcessor(size={"height": image_size, "width": image_size})
+        elif not hasattr(processing_sam3_video, "masks_to_boxes"):
+            # upstream imports it from torchvision at module level only when torchvision exists
+            processing_sam3_video.masks_to_boxes = _emulated_masks_to_boxes
+
+    def __call__(self, images: np.ndarray, device=None, return_tensors="pt", **kwargs) -> BatchFeature:
+        if self._image_processor is not None:
+            return self._image_processor(images=images, device=device, return_tensors=return_tensors)
+        # Sam3ImageProcessor's steps: HWC uint8 -> CHW on `device`; torchvision resize of a uint8
+        # tensor (bilinear, antialias: computed in float, rounded back to uint8); rescale 1/255 and
+        # normalise mean = std = 0.5, fused into (x - 127.5) / 127.5 in float32.
+        height, width = images.shape[:2]
+        image = torch.from_numpy(images).permute(2, 0, 1).contiguous().to(device)
+        size = (self.target_size, self.target_size)
+        resized = F.interpolate(image[None].float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+        pixel_values = (resized.round().to(torch.uint8).float() - 127.5) / 127.5
+        return BatchFeature({"pixel_values": pixel_values, "original_sizes": torch.tensor([[height, width]])})
+
+
+def processor_kind() -> str:
+    if TORCHVISION:
+        return "transformers Sam3VideoProcessor with Sam3ImageProcessor (torchvision installed)"
+    return (
+        "transformers Sam3VideoProcessor methods; torchvision missing, so its image processor and "
+        "masks_to_boxes are emulated in torch with the same steps"
+    )
+
+
+class PlainStreamingLoop:
+    """One streaming session of a plain `Sam3VideoModel`, one documented loop step per frame."""
+
+    def __init__(self, model, tokenizer, prompts: list[str]):
+        parameter = next(model.parameters())
+        self.model = model
+        self.device = parameter.device
+        self.processor = DocumentedProcessor(tokenizer, model.config.image_size)
+        self.session = self.processor.init_video_session(
+            inference_device=self.device,
+            processing_device="cpu",
+            video_storage_device="cpu",
+            dtype=parameter.dtype,
+        )
+        self.processor.add_text_prompt(inference_session=self.session, text=prompts)
+
+    @torch.inference_mode()
+    def step(self, frame: np.ndarray) -> dict:
+        inputs = self.processor(images=frame, device=self.device, return_tensors="pt")
+        outputs = self.model(inference_session=self.session, frame=inputs.pixel_values[0], reverse=False)
+        return self.processor.postprocess_outputs(self.session, outputs, original_sizes=inputs.original_sizes)
+
+    def tracked_objects(self) -> int:
+        return len(self.session.obj_ids)
