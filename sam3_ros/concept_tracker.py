@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
@@ -88,6 +88,16 @@ class ConceptTracker:
         self._lock = threading.Lock()
         self._frames_seen = 0
         self._start_session()
+
+    def set_object_caps(self, total: int, per_prompt: int) -> None:
+        """Change the object caps of a running tracker (the node lowers them after out-of-memory frames).
+
+        Objects already tracked stay; the lower caps hold for new ones.
+        """
+        with self._lock:
+            self.settings = replace(self.settings, max_objects_total=total, max_objects_per_prompt=per_prompt)
+            self._model.max_num_objects = total
+            self._model.max_objects_per_prompt = per_prompt
 
     def id_counters(self) -> IdCounters:
         with self._lock:

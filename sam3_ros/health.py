@@ -58,6 +58,8 @@ class HealthMonitor:
         self._dropped_total = 0
         self._rejected_total = 0
         self._errors_total = 0
+        self._out_of_memory_total = 0
+        self._caps_lowered = ""  # "total/per prompt" once out-of-memory frames lowered the object caps
         self._error_streak = 0
         self._last_error = ""
         self._last_rejection = ""
@@ -134,6 +136,16 @@ class HealthMonitor:
             self._error_streak += 1
             self._last_error = error
 
+    def out_of_memory(self, error: str) -> None:
+        """An inference failure that ran out of memory (also counted as an inference failure)."""
+        self.inference_failed(error)
+        with self._lock:
+            self._out_of_memory_total += 1
+
+    def object_caps_lowered(self, total: int, per_prompt: int) -> None:
+        with self._lock:
+            self._caps_lowered = f"{total}/{per_prompt}"
+
     # -- the report --------------------------------------------------------------------------------
 
     def report(self, now: float, active_prompts: int, device_memory: str) -> HealthReport:
@@ -162,6 +174,8 @@ class HealthMonitor:
                 ("active prompts", str(active_prompts)),
                 ("instances", str(self._instances)),
                 ("inference errors (total)", str(self._errors_total)),
+                ("out-of-memory frames (total)", str(self._out_of_memory_total)),
+                ("object caps lowered to (total/per prompt)", self._caps_lowered or "no"),
                 ("device memory in use (MiB)", device_memory),
             ]
             if self._use_depth:
@@ -181,6 +195,8 @@ class HealthMonitor:
             problems.append((Level.ERROR, f"inference failed on {self._error_streak} frames in a row: {self._last_error}"))
         elif window.errors:
             problems.append((Level.WARN, f"inference failed on {window.errors} frame(s): {self._last_error}"))
+        if self._caps_lowered:
+            problems.append((Level.WARN, f"object caps lowered to {self._caps_lowered} (total/per prompt) after out-of-memory frames"))
         stalled = self._stalled_for(now, self._last_image)
         if stalled is not None:
             problems.append((Level.WARN, f"camera stalled: no image for {stalled:.1f} s (stall_timeout {self.stall_timeout_s:g} s)"))

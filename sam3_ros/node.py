@@ -56,7 +56,10 @@ from sam3_ros.message_conversion import (
 from sam3_ros.model_loading import ModelLoadError, load_sam3
 from sam3_ros.msg import InstanceArray
 from sam3_ros.node_parameters import NodeConfig, declare_parameters, read_config
-from sam3_ros.prompt_registry import PromptError, PromptRequest
+from sam3_ros.out_of_memory import ObjectCaps, OutOfMemoryBackoff, is_out_of_memory
+from sam3_ros.prompt_registry import PromptError, PromptRequest, check_exemplars_inside
+from sam3_ros.prompt_state_file import StateFileError, read_prompt_state, write_prompt_state
+from sam3_ros.request_rate_limit import RequestRateLimiter
 from sam3_ros.ros_process import spin_until_done
 from sam3_ros.rviz_markers import delete_all_markers, markers_for_instances
 from sam3_ros.srv import GetPrompts, SetPrompts
@@ -106,6 +109,9 @@ class Sam3Node(LifecycleNode):
         self._active = False
         self._shown_markers: set[int] = set()  # track ids whose RViz markers are up
         self._marker_frame = ""  # the frame they are in
+        self._last_frame_size: tuple[int, int] | None = None  # (width, height): exemplar boxes must fit in it
+        self._rate_limiter = RequestRateLimiter(0.0, time.monotonic())  # set at configure
+        self._out_of_memory = OutOfMemoryBackoff(1)  # set at configure
         self.finished = Future()  # done after a lifecycle shutdown: main() then ends the process
 
         self._pending: FrameInputs | None = None  # newest unprocessed frame
@@ -152,16 +158,42 @@ class Sam3Node(LifecycleNode):
             return self._configure_failed(f"could not load SAM 3 from '{config.model}': {error!r}")
         engine = ConceptTracker(model, tokenizer, config.tracker, self._id_counters)
         try:
-            engine.replace_prompts([PromptRequest(text) for text in config.prompts])
+            self._apply_start_prompts(engine, config)
         except PromptError as error:
             return self._configure_failed(f"parameter prompts: {error}")
         self.config, self.engine = config, engine
+        self._sync_prompt_parameter(engine)  # the state file's set, when it won
+        self._rate_limiter = RequestRateLimiter(config.max_prompt_requests_per_second, time.monotonic())
+        self._out_of_memory = OutOfMemoryBackoff(config.out_of_memory_streak)
         self._banner = UNTRAINED_BANNER if config.model == TINY_MODEL_NAME else ""
         self._interfaces = self._create_interfaces(config)
         dtype = str(engine.dtype).removeprefix("torch.")
         self.health.configured(config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout)
         self.get_logger().info(f"configured (inactive, vision backbone: {model.vision_backend}): activate to start processing")
         return SUCCESS
+
+    def _apply_start_prompts(self, engine: ConceptTracker, config: NodeConfig) -> None:
+        """The state file's prompt set if there is a usable one, else the `prompts` parameter.
+
+        A state file that cannot be read or holds an unacceptable set is logged and passed over:
+        the node must come up, and the parameter is what the operator configured. Raises
+        PromptError only for a bad `prompts` parameter.
+        """
+        path = config.state_file
+        if path:
+            try:
+                stored = read_prompt_state(path)
+                if stored is not None:
+                    engine.replace_prompts([PromptRequest(text) for text in stored])
+                    self.get_logger().info(f"prompts restored from state file {path}: {', '.join(stored) or 'none'}")
+                    return
+                self.get_logger().info(f"state file {path} does not exist yet: prompts from the 'prompts' parameter")
+            except (StateFileError, PromptError) as error:
+                self.get_logger().error(
+                    f"state file {path} not used: {error}; starting with the 'prompts' parameter instead "
+                    "(the file is overwritten on the next prompt change)"
+                )
+        engine.replace_prompts([PromptRequest(text) for text in config.prompts])
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
         self.get_logger().error(
@@ -324,9 +356,14 @@ class Sam3Node(LifecycleNode):
             self.health.image_rejected(str(error))
             return
         except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
-            self.get_logger().error(f"inference failed, frame skipped: {error!r}", throttle_duration_sec=_THROTTLE_S)
-            self.health.inference_failed(repr(error))
+            if is_out_of_memory(error):
+                self._on_out_of_memory(engine, error)
+            else:
+                self.get_logger().error(f"inference failed, frame skipped: {error!r}", throttle_duration_sec=_THROTTLE_S)
+                self.health.inference_failed(repr(error))
             return
+        self._out_of_memory.frame_succeeded()
+        self._last_frame_size = (result.width, result.height)
         positions = self._positions(result, inputs) if inputs.depth is not None else None
         array = instance_array_from_result(result, msg.header, positions, inputs.depth.header if inputs.depth else None)
         interfaces.instances.publish(array)
@@ -342,6 +379,23 @@ class Sam3Node(LifecycleNode):
             self._marker_frame = array.depth_header.frame_id
             if markers.markers:
                 interfaces.markers.publish(markers)
+
+    def _on_out_of_memory(self, engine: ConceptTracker, error: BaseException) -> None:
+        """Skip the frame; after a run of them, halve the object caps instead of failing for ever."""
+        self.get_logger().error(f"out of memory, frame skipped: {error!r}", throttle_duration_sec=_THROTTLE_S)
+        self.health.out_of_memory(repr(error))
+        gc.collect()
+        if engine.device.type == "cuda":
+            torch.cuda.empty_cache()
+        settings = engine.settings
+        lowered = self._out_of_memory.out_of_memory(ObjectCaps(settings.max_objects_total, settings.max_objects_per_prompt))
+        if lowered is not None:
+            engine.set_object_caps(lowered.total, lowered.per_prompt)
+            self.health.object_caps_lowered(lowered.total, lowered.per_prompt)
+            self.get_logger().warning(
+                f"{self._out_of_memory.streak} frames in a row ran out of memory: object caps lowered to "
+                f"max_objects_total={lowered.total}, max_objects_per_prompt={lowered.per_prompt} until the next configure"
+            )
 
     def _positions(self, result, inputs: FrameInputs):
         """track id -> ObjectPosition for this frame, or None (with a warning) if its depth is unusable."""
@@ -374,8 +428,19 @@ class Sam3Node(LifecycleNode):
         if engine is None:  # a call that raced a cleanup
             response.success, response.message = False, "the node is not configured"
             return response
+        if not self._rate_limiter.allow(time.monotonic()):
+            response.success = False
+            response.message = (
+                f"rate limit: more than {self._rate_limiter.rate:g} ~/set_prompts calls per second "
+                "(parameter max_prompt_requests_per_second); nothing changed, try again shortly"
+            )
+            self.get_logger().warning(response.message, throttle_duration_sec=_THROTTLE_S)
+            response.active_prompts = active_prompt_msgs(engine.active_prompts())
+            return response
         try:
             requests = prompt_requests_from_msgs(request.prompts)
+            if self._last_frame_size is not None and request.mode != SetPrompts.Request.REMOVE:
+                check_exemplars_inside(requests, *self._last_frame_size)
             if request.mode == SetPrompts.Request.REPLACE:
                 engine.replace_prompts(requests)
                 response.message = "prompt set replaced"
@@ -388,7 +453,9 @@ class Sam3Node(LifecycleNode):
             else:
                 raise PromptError(f"unknown mode {request.mode}: use REPLACE=0, ADD=1 or REMOVE=2")
             response.success = True
-            self._sync_prompt_parameter(engine)
+            problem = self._prompts_changed(engine)
+            if problem:
+                response.message += f" (but {problem})"
         except PromptError as error:
             response.success = False
             response.message = str(error)
@@ -400,6 +467,25 @@ class Sam3Node(LifecycleNode):
         engine = self.engine
         response.active_prompts = active_prompt_msgs(engine.active_prompts()) if engine is not None else []
         return response
+
+    def _prompts_changed(self, engine: ConceptTracker) -> str:
+        """Mirror a changed prompt set into the `prompts` parameter and the state file.
+
+        Returns a problem to tell the caller ("" if none): the change itself stands either way.
+        """
+        self._sync_prompt_parameter(engine)
+        return self._write_state_file(engine)
+
+    def _write_state_file(self, engine: ConceptTracker) -> str:
+        path = self.config.state_file if self.config is not None else ""
+        if not path:
+            return ""
+        try:
+            write_prompt_state(path, [p.text for p in engine.active_prompts()])
+        except StateFileError as error:
+            self.get_logger().error(f"{error}: the prompt set will not survive a restart", throttle_duration_sec=_THROTTLE_S)
+            return str(error)
+        return ""
 
     def _sync_prompt_parameter(self, engine: ConceptTracker) -> None:
         """Keep the `prompts` parameter equal to the active set, so a cleanup, a restart or a dump keeps it."""
@@ -420,6 +506,7 @@ class Sam3Node(LifecycleNode):
                         engine.replace_prompts([PromptRequest(text) for text in parameter.value or []])
                     except PromptError as error:
                         return SetParametersResult(successful=False, reason=str(error))
+                    self._write_state_file(engine)  # the parameter itself is set when this returns
                 # Unconfigured: kept, and validated when the node is configured.
             elif engine is not None:
                 name = self.get_fully_qualified_name()

@@ -50,6 +50,9 @@ PARAMETERS = {
     "max_prompt_length": (120, "Characters per prompt at most", _int(1, 10000)),
     "max_exemplars": (8, "Exemplar boxes per prompt at most", _int(0, 1000)),
     "max_image_pixels": (4096 * 4096, "Largest accepted image (width*height)", _int(4)),
+    "max_prompt_requests_per_second": (20.0, "~/set_prompts calls per second at most (bursts up to one second's worth); more are refused; 0 = no limit", _float(0.0, 100000.0)),
+    "out_of_memory_streak": (3, "Consecutive out-of-memory frames after which the object caps are halved (not below 1)", _int(1, 1000)),
+    "state_file": ("", "JSON file that keeps the active prompt set across restarts (written atomically on every change, read at configure, wins over `prompts`); empty = off", {}),
     "image_qos_reliability": ("best_effort", "Image subscription reliability: best_effort (sensor data) or reliable", {}),
     "image_qos_depth": (1, "Image subscription queue depth", _int(1, 100)),
     "use_compressed": (False, "Subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image", {}),
@@ -79,6 +82,9 @@ class NodeConfig:
     publish_debug_image: bool
     depth: DepthInput | None  # None: use_depth is false
     stall_timeout: float
+    max_prompt_requests_per_second: float
+    out_of_memory_streak: int
+    state_file: str
 
 
 @dataclass(frozen=True)
@@ -143,4 +149,7 @@ def read_config(node) -> NodeConfig:
         publish_debug_image=value["publish_debug_image"],
         depth=depth if value["use_depth"] else None,
         stall_timeout=value["stall_timeout"],
+        max_prompt_requests_per_second=value["max_prompt_requests_per_second"],
+        out_of_memory_streak=value["out_of_memory_streak"],
+        state_file=value["state_file"],
     )

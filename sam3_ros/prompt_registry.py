@@ -133,3 +133,19 @@ class PromptRegistry:
             if box.x_max <= box.x_min or box.y_max <= box.y_min:
                 raise PromptError(f"exemplar box {coords} of prompt '{text}' is empty (need x_max > x_min, y_max > y_min)")
         return exemplars
+
+
+def check_exemplars_inside(requests: list[PromptRequest], width: int, height: int) -> None:
+    """Refuse exemplar boxes that reach outside a width x height image (the last frame the node saw).
+
+    The engine would clip them silently; a box drawn for another camera or resolution is more
+    likely a mistake than a wish, so the operator hears about it.
+    """
+    for request in requests:
+        for box in request.exemplars:
+            if box.x_max > width or box.y_max > height:
+                coords = (box.x_min, box.y_min, box.x_max, box.y_max)
+                raise PromptError(
+                    f"exemplar box {coords} of prompt '{request.text}' reaches outside the image "
+                    f"({width}x{height}, the size of the last frame): draw it on the current camera image"
+                )

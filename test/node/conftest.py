@@ -10,6 +10,8 @@
   module-level dict NODE_PARAMETERS (e.g. {"use_depth": True}). Its stdout/stderr go to a log file
   that is attached to the report of any failing test. On teardown it must still be alive (the node
   must never crash) unless a test set `exit_expected`; then it gets SIGINT and must exit cleanly.
+* `node_launcher` (function): starts nodes with given parameters, each with a connected client,
+  inside one test (e.g. to SIGKILL one and start it again); stops them all afterwards.
 * `client` (module): a test-side rclpy node talking to that node (frames, depth, results,
   services, markers, diagnostics, lifecycle). It waits until the node is connected, unless the
   module's NODE_PARAMETERS has autostart false (the test then configures and activates it).
@@ -158,6 +160,7 @@ class NodeProcess:
         self.command = command
         self.log_path = log_path
         self.exit_expected = False  # a test shut the node down through its lifecycle
+        self.killed = False  # a test killed it (SIGKILL), as a power cut or the OOM killer would
         self._log_file = open(log_path, "wb")
         self.process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT
@@ -175,6 +178,12 @@ class NodeProcess:
     def describe(self) -> str:
         state = "running" if self.alive() else f"exited with code {self.process.returncode}"
         return f"sam3 node ({state}), log {self.log_path}:\n{self.log_tail()}"
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up in the node, as after a power cut or the kernel's OOM killer."""
+        self.killed = True
+        self.process.kill()
+        self.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
 
     def stop(self) -> int | None:
         """SIGINT, as Ctrl-C or ros2 launch would send; escalate only if it hangs."""
@@ -270,8 +279,7 @@ def node_parameters(request) -> dict:
     return dict(getattr(request.module, "NODE_PARAMETERS", {}))
 
 
-@pytest.fixture(scope="module")
-def sam3_node(ros_domain_id, tmp_path_factory, request):
+def start_node(ros_domain_id: int, log_path: Path, parameters: dict) -> NodeProcess:
     """The real node, started exactly as documented, but on the tiny model and test topics."""
     assert NODE_EXECUTABLE.is_file(), f"{NODE_EXECUTABLE} missing: run `bash scripts/setup.sh`"
     command = [
@@ -284,7 +292,7 @@ def sam3_node(ros_domain_id, tmp_path_factory, request):
         "-r", f"depth/image:={DEPTH_TOPIC}",
         "-r", f"depth/camera_info:={DEPTH_INFO_TOPIC}",
     ]  # fmt: skip
-    for name, value in node_parameters(request).items():
+    for name, value in parameters.items():
         command += ["-p", f"{name}:={_ros_argument(value)}"]
     env = dict(os.environ)
     env.update(
@@ -295,21 +303,73 @@ def sam3_node(ros_domain_id, tmp_path_factory, request):
         RCUTILS_LOGGING_BUFFERED_STREAM="0",
         RCUTILS_COLORIZED_OUTPUT="0",
     )
-    log_path = tmp_path_factory.mktemp("sam3_node") / "sam3_node.log"
     node = NodeProcess(command, log_path, env)
     _RUNNING_NODES.append(node)
+    return node
+
+
+def finish_node(node: NodeProcess) -> None:
+    """Stop a node of start_node; it must still be alive (the node must never crash) and exit cleanly.
+
+    A node that a test killed on purpose (`killed`) or shut down through its lifecycle
+    (`exit_expected`) is checked accordingly.
+    """
     try:
-        yield node
         alive = node.alive()
         description = node.describe()
     finally:
         _RUNNING_NODES.remove(node)
         code = node.stop()
+    if node.killed:
+        return
     if node.exit_expected:
         assert code == 0, f"the node did not exit cleanly after its lifecycle shutdown (exit code {code}): {description}"
         return
     assert alive, f"the node died during the tests: {description}"
     assert code == 0, f"the node did not exit cleanly on SIGINT (exit code {code}): {node.describe()}"
+
+
+@pytest.fixture(scope="module")
+def sam3_node(ros_domain_id, tmp_path_factory, request):
+    node = start_node(ros_domain_id, tmp_path_factory.mktemp("sam3_node") / "sam3_node.log", node_parameters(request))
+    try:
+        yield node
+    finally:
+        finish_node(node)
+
+
+class NodeLauncher:
+    """Starts nodes (with their clients) inside one test, e.g. to kill and restart one; stops them all after."""
+
+    def __init__(self, context, ros_domain_id: int, log_dir: Path):
+        self.context, self.ros_domain_id, self.log_dir = context, ros_domain_id, log_dir
+        self._started: list[tuple[NodeProcess, Sam3Client]] = []
+
+    def start(self, parameters: dict) -> tuple[NodeProcess, Sam3Client]:
+        """A node with `parameters` added to the defaults, and a client connected to it."""
+        # One client at a time: a new one after a restart must not inherit the old one's matches.
+        for _, old_client in self._started:
+            old_client.destroy()
+        log_path = self.log_dir / f"sam3_node_{len(self._started)}.log"
+        node = start_node(self.ros_domain_id, log_path, parameters)
+        client = Sam3Client(self.context, node, parameters)
+        self._started.append((node, client))
+        client.wait_until_connected()
+        return node, client
+
+    def finish(self) -> None:
+        for node, client in self._started:
+            client.destroy()
+            finish_node(node)
+
+
+@pytest.fixture
+def node_launcher(ros_context, ros_domain_id, tmp_path):
+    launcher = NodeLauncher(ros_context, ros_domain_id, tmp_path)
+    try:
+        yield launcher
+    finally:
+        launcher.finish()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -368,6 +428,7 @@ class Sam3Client:
         self.diagnostics: list = []  # (monotonic arrival time, DiagnosticStatus) of the sam3 node
         self._clients = {}
         self._next_sec = 1_000
+        self._destroyed = False
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -551,6 +612,10 @@ class Sam3Client:
         return {name: parameter_value_to_python(value) for name, value in zip(names, response.values)}
 
     def destroy(self) -> None:
+        """Idempotent: a NodeLauncher destroys a client at a restart and again at the end."""
+        if self._destroyed:
+            return
+        self._destroyed = True
         for client in self._clients.values():
             self.node.destroy_client(client)
         self.executor.remove_node(self.node)

@@ -62,3 +62,16 @@ def test_flood_drops_frames_but_never_the_newest(client, footage):
     image, result = client.process(frames[-1])
     assert result.header.stamp == image.header.stamp
     assert sorted(i.prompt_text for i in result.instances) == sorted(client.START_PROMPTS)
+
+
+def test_camera_resolution_change_mid_stream_keeps_ids(client, footage):
+    """A camera that switches resolution (driver reconfigured): no crash, outputs at the new size, ids continue."""
+    before = {}
+    for frame in footage[: client.CONFIRM_FRAMES + 1]:
+        _, result = client.process(frame)
+        before = {i.prompt_text: i.id for i in result.instances}
+    assert set(before) == set(client.START_PROMPTS), before
+    for size in ((client.FRAME_WIDTH * 2, client.FRAME_HEIGHT * 2), (client.FRAME_WIDTH, client.FRAME_HEIGHT)):
+        _, result = client.process(cv2.resize(footage[client.CONFIRM_FRAMES + 1], size, interpolation=cv2.INTER_LINEAR))
+        assert (result.width, result.height) == size
+        assert {i.prompt_text: i.id for i in result.instances} == before, "track ids must continue across the switch"

@@ -1,0 +1,257 @@
+"""Soak test of the real node: thousands of frames through a real ROS 2 graph while prompts change.
+
+    python benchmarks/soak.py --frames 20000            # about 11 min at the default 30 Hz
+
+Starts the installed sam3 node (tiny model, config/sam3.yaml) as a subprocess on an isolated
+ROS_DOMAIN_ID. In this process three nodes talk to it: a camera publishes bikes.mp4 (downscaled,
+looped) at a fixed rate; an operator changes the prompts every --prompt-every frames (a REPLACE,
+ADD, REMOVE cycle); a viewer subscribes to everything the node publishes (instances, label and
+debug images, markers, diagnostics). The node's RSS is sampled from /proc/PID/statm as frames go.
+
+Prints a summary (one `key: value` per line) and exits non-zero if the node crashed or did not exit
+cleanly, a service call went unanswered, no frame was processed, or RSS grew faster than
+--rss-bound MiB per 10k frames (least-squares slope over the second half, after warm-up).
+The node keeps only the newest frame, so at rates above its speed frames are dropped by design;
+`processed` counts the InstanceArrays received.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from sam3_ros.image_conversion import image_msg_from_array
+from sam3_ros.msg import ConceptPrompt, InstanceArray
+from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.srv import GetPrompts, SetPrompts
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NODE_EXECUTABLE = REPO_ROOT / "install" / "sam3_ros" / "lib" / "sam3_ros" / "sam3_ros"
+PARAMS_FILE = REPO_ROOT / "config" / "sam3.yaml"
+IMAGE_TOPIC = "/soak_camera/image_raw"
+START_PROMPTS = ["person", "bicycle"]
+REQ = SetPrompts.Request
+# The operator's cycle: each step is (mode, texts); it ends where it started.
+PROMPT_CYCLE = (
+    (REQ.REPLACE, ["person", "bicycle", "car"]),
+    (REQ.ADD, ["dog"]),
+    (REQ.REMOVE, ["car"]),
+    (REQ.REPLACE, START_PROMPTS),
+)
+CALL_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 120.0
+DRAIN_S = 5.0  # after the last frame, for its result to arrive
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=20000)
+    parser.add_argument("--rate", type=float, default=30.0, help="frames per second published")
+    parser.add_argument("--size", default="160x68", help="frame size WxH (bikes.mp4 is 640x272)")
+    parser.add_argument("--prompt-every", type=int, default=300, help="frames between prompt changes")
+    parser.add_argument("--sample-every", type=int, default=50, help="frames between RSS samples")
+    parser.add_argument("--rss-bound", type=float, default=2.0, help="MiB of RSS growth per 10k frames allowed after warm-up")
+    parser.add_argument("--node-log", type=Path, default=None, help="where the node's output goes (default: a temp file)")
+    return parser.parse_args(argv)
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def rss_slope_per_10k(samples: list[tuple[int, float]]) -> float:
+    """MiB per 10k frames: least-squares slope of RSS over the second half of the samples (after warm-up)."""
+    half = samples[len(samples) // 2 :]
+    if len(half) < 2:
+        return 0.0
+    frames, rss = zip(*half)
+    return float(np.polyfit(frames, rss, 1)[0]) * 10_000
+
+
+def start_node(domain_id: int, log_path: Path) -> subprocess.Popen:
+    command = [
+        str(NODE_EXECUTABLE), "--ros-args", "--params-file", str(PARAMS_FILE),
+        "-p", "model:=tiny-random", "-p", f"prompts:=[{', '.join(START_PROMPTS)}]",
+        "-r", f"image:={IMAGE_TOPIC}",
+    ]  # fmt: skip
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", HF_HUB_OFFLINE="1")
+    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+
+class Counters:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.received = {"instances": 0, "label_image": 0, "debug_image": 0, "markers": 0, "diagnostics": 0}
+        self.last_diagnostics: dict[str, str] = {}
+
+    def count(self, topic: str):
+        def callback(msg) -> None:
+            with self.lock:
+                self.received[topic] += 1
+                if topic == "diagnostics":
+                    for status in msg.status:
+                        if status.name.startswith("sam3:"):
+                            self.last_diagnostics = {kv.key: kv.value for kv in status.values}
+
+        return callback
+
+
+def viewer(context, counters: Counters) -> Node:
+    node = Node("soak_viewer", context=context)
+    qos = QoSProfile(depth=10)
+    for msg_type, topic, name in (
+        (InstanceArray, "/sam3/instances", "instances"),
+        (Image, "/sam3/label_image", "label_image"),
+        (Image, "/sam3/debug_image", "debug_image"),
+        (MarkerArray, "/sam3/markers", "markers"),
+        (DiagnosticArray, "/diagnostics", "diagnostics"),
+    ):
+        node.create_subscription(msg_type, topic, counters.count(name), qos)
+    return node
+
+
+def wait(future, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return future.done()
+
+
+def run(args) -> dict:
+    width, height = (int(v) for v in args.size.split("x"))
+    clips, _fps = read_rgb_frames(bikes_video_path())
+    frames = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in clips]
+    domain_id = int(os.environ.get("SAM3_SOAK_ROS_DOMAIN_ID", random.SystemRandom().randrange(150, 230)))
+    log_path = args.node_log or Path(f"/tmp/sam3_soak_{os.getpid()}.log")
+    process = start_node(domain_id, log_path)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    counters = Counters()
+    camera = Node("soak_camera", context=context)
+    operator = Node("soak_operator", context=context)
+    image_pub = camera.create_publisher(Image, IMAGE_TOPIC, QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+    set_prompts = operator.create_client(SetPrompts, "/sam3/set_prompts")
+    get_prompts = operator.create_client(GetPrompts, "/sam3/get_prompts")
+    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    for node in (camera, operator, viewer(context, counters)):
+        executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    stats = {"frames published": 0, "calls made": 0, "calls answered": 0, "calls refused": 0, "crashed": False}
+    samples: list[tuple[int, float]] = []
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not (set_prompts.service_is_ready() and image_pub.get_subscription_count() > 0):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the node did not come up; log {log_path}")
+            time.sleep(0.1)
+        time.sleep(1.0)  # discovery of the remaining endpoints
+        start = time.monotonic()
+        period = 1.0 / args.rate
+        for index in range(args.frames):
+            if process.poll() is not None:
+                stats["crashed"] = True
+                break
+            header = Header(frame_id="soak_camera", stamp=camera.get_clock().now().to_msg())
+            image_pub.publish(image_msg_from_array(frames[index % len(frames)], "rgb8", header))
+            stats["frames published"] += 1
+            if index and index % args.prompt_every == 0:
+                mode, texts = PROMPT_CYCLE[(index // args.prompt_every - 1) % len(PROMPT_CYCLE)]
+                request = SetPrompts.Request(mode=mode, prompts=[ConceptPrompt(text=t) for t in texts])
+                for client, req in ((set_prompts, request), (get_prompts, GetPrompts.Request())):
+                    stats["calls made"] += 1
+                    future = client.call_async(req)
+                    if wait(future, CALL_TIMEOUT_S):
+                        stats["calls answered"] += 1
+                        stats["calls refused"] += int(getattr(future.result(), "success", True) is False)
+            if index % args.sample_every == 0:
+                samples.append((index, rss_mib(process.pid)))
+            # Fixed rate: sleep to the frame's slot, not a fixed gap (publishing takes time too).
+            time.sleep(max(0.0, start + (index + 1) * period - time.monotonic()))
+        time.sleep(DRAIN_S)
+        duration = time.monotonic() - start
+        stats["crashed"] = stats["crashed"] or process.poll() is not None
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                exit_code = process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                exit_code = process.wait()
+        else:
+            exit_code = process.returncode
+        executor.shutdown(timeout_sec=2.0)
+        context.try_shutdown()
+    with counters.lock:
+        received, diagnostics = dict(counters.received), dict(counters.last_diagnostics)
+    stats.update(
+        {
+            "duration (s)": round(duration, 1),
+            "processed (instances received)": received["instances"],
+            "dropped (published - processed)": stats["frames published"] - received["instances"],
+            "dropped by the node (diagnostics)": diagnostics.get("dropped frames (total)", "n/a"),
+            "inference errors (diagnostics)": diagnostics.get("inference errors (total)", "n/a"),
+            "label images / debug images / marker arrays / diagnostics received": (
+                f"{received['label_image']} / {received['debug_image']} / {received['markers']} / {received['diagnostics']}"
+            ),
+            "rss first / last (MiB)": f"{samples[0][1]:.1f} / {samples[-1][1]:.1f}" if samples else "n/a",
+            "rss slope after warm-up (MiB per 10k frames)": round(rss_slope_per_10k(samples), 3),
+            "rss bound (MiB per 10k frames)": args.rss_bound,
+            "node exit code": exit_code,
+            "node log": str(log_path),
+        }
+    )
+    return stats
+
+
+def verdict(stats: dict) -> list[str]:
+    """What failed (empty: the soak passed)."""
+    failures = []
+    if stats["crashed"]:
+        failures.append("the node crashed")
+    if stats["node exit code"] != 0:
+        failures.append(f"the node exited with code {stats['node exit code']} on SIGINT")
+    if stats["calls answered"] != stats["calls made"]:
+        failures.append(f"{stats['calls made'] - stats['calls answered']} service call(s) unanswered")
+    if stats["calls refused"]:
+        failures.append(f"{stats['calls refused']} valid prompt change(s) refused")
+    if stats["processed (instances received)"] == 0:
+        failures.append("no frame was processed")
+    if stats["rss slope after warm-up (MiB per 10k frames)"] > stats["rss bound (MiB per 10k frames)"]:
+        failures.append("RSS grew faster than the bound")
+    return failures
+
+
+def main(argv=None) -> int:
+    stats = run(parse_args(argv))
+    for key, value in stats.items():
+        print(f"{key}: {value}")
+    failures = verdict(stats)
+    print(f"result: {'FAIL: ' + '; '.join(failures) if failures else 'PASS'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
