@@ -31,11 +31,12 @@ from tqdm import tqdm
 
 from sam3_ros.annotation_journal import Journal, JournalEntry
 from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.debug_overlay import draw_overlay
 from sam3_ros.engine_checkpoint import Checkpoint, load_checkpoint, run_differences, save_checkpoint
 from sam3_ros.frame_preprocessing import FrameError
 from sam3_ros.mcap_export import INSTANCES_TOPIC, InstanceMcapWriter
 from sam3_ros.model_loading import DEFAULT_MODEL, ModelLoadError, load_sam3, resolve_device, resolve_dtype
-from sam3_ros.overlay_video import OverlayVideoWriter
+from sam3_ros.mp4_writer import Mp4Writer
 from sam3_ros.prompt_registry import PromptError, PromptRegistry, PromptRequest
 from sam3_ros.recording_frames import RecordingError, open_recording
 from sam3_ros.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
@@ -230,7 +231,8 @@ def _write_outputs(args, recording, journal: Journal, tracker: ConceptTracker, f
     }
     vis = VisAnnotations(args.input.stem or args.input.name, tracker.active_prompts(), info)
     mcap = InstanceMcapWriter(output / MCAP_NAME)
-    video = OverlayVideoWriter(output / VIDEO_NAME, recording.fps, UNTRAINED_BANNER if untrained else "")
+    video = Mp4Writer(output / VIDEO_NAME, recording.fps)
+    banner = UNTRAINED_BANNER if untrained else ""
     try:
         with closing(recording.frames()) as sources, tqdm(total=frames_done, unit="frame", desc="writing outputs", dynamic_ncols=True) as bar:
             for entry, source in zip(journal.entries(), sources):
@@ -238,7 +240,7 @@ def _write_outputs(args, recording, journal: Journal, tracker: ConceptTracker, f
                     raise RuntimeError(f"journal frame {entry.frame} does not match source frame {source.index}")
                 mcap.write(entry)
                 vis.add(entry)
-                video.write(source.rgb, entry.result)
+                video.write(draw_overlay(source.rgb, entry.result, banner))
                 bar.update()
     finally:
         mcap.close()

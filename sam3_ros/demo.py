@@ -20,14 +20,14 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import rclpy
 from rclpy.node import Node
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import Image
 
+from sam3_ros.image_conversion import rgb_from_image_msg
 from sam3_ros.model_loading import DEFAULT_MODEL, HOW_TO_GET_WEIGHTS
+from sam3_ros.mp4_writer import Mp4Writer
 from sam3_ros.msg import InstanceArray
 from sam3_ros.srv import GetPrompts
 from sam3_ros.tiny_model import TINY_MODEL_NAME
@@ -52,8 +52,7 @@ def weights_available(model: str) -> bool:
 class DemoRecorder(Node):
     def __init__(self, output: Path):
         super().__init__("sam3_demo_recorder")
-        self.output = output
-        self.writer = None
+        self.video = Mp4Writer(output, fps=25.0)  # bikes.mp4's rate
         self.results = 0
         self.tracks: dict[int, dict] = {}
         self.node_error = ""  # the node's diagnostics ERROR message, e.g. a failed configure
@@ -78,15 +77,10 @@ class DemoRecorder(Node):
             track["best_score"] = max(track["best_score"], round(float(instance.score), 3))
 
     def _on_debug_image(self, msg: Image) -> None:
-        rgb = np.frombuffer(msg.data, dtype=np.uint8).reshape(msg.height, msg.step)[:, : msg.width * 3]
-        bgr = cv2.cvtColor(rgb.reshape(msg.height, msg.width, 3), cv2.COLOR_RGB2BGR)
-        if self.writer is None:
-            self.writer = cv2.VideoWriter(str(self.output), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (msg.width, msg.height))
-        self.writer.write(bgr)
+        self.video.write(rgb_from_image_msg(msg))
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
+        self.video.close()
 
 
 def _start(executable: str, *ros_args: str, log: Path) -> subprocess.Popen:
