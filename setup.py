@@ -1,13 +1,13 @@
 """pip install of the Python side (the engine, without the generated msg/srv).
 
-`pip install .` gives `sam3_ros.concept_tracker` and friends to scripts and notebooks that use the
+`pip install .` gives `sam3_ros.engine.concept_tracker` and friends to scripts and notebooks that use the
 engine without ROS. The ROS package itself (messages, node, launch) is built with colcon from
 package.xml and CMakeLists.txt; see README.md.
 """
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 requirements = [
     line.split("#")[0].strip()
@@ -17,14 +17,14 @@ requirements = [
 
 setup(
     name="sam3_ros",
-    version="0.1.0",
+    version="0.2.0",
     description="Open-vocabulary, tracked instance segmentation with SAM 3 for ROS 2",
     license="Apache-2.0",
-    packages=["sam3_ros"],
+    packages=find_packages(include=["sam3_ros", "sam3_ros.*"]),
     python_requires=">=3.11",
     install_requires=requirements,
     # The annotation tool writes sam3_ros/InstanceArray messages, so it also needs the colcon-built
     # package (sam3_ros.msg) and rclpy on the path; `ros2 run sam3_ros sam3-ros-annotate` is the
     # same tool in a ROS workspace.
-    entry_points={"console_scripts": ["sam3-ros-annotate = sam3_ros.annotate:main"]},
+    entry_points={"console_scripts": ["sam3-ros-annotate = sam3_ros.annotate.cli:main"]},
 )

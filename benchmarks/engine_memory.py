@@ -19,11 +19,11 @@ import time
 import numpy as np
 import torch
 
-from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
-from sam3_ros.prompt_registry import PromptRequest
-from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
-from sam3_ros.tiny_model import build_tiny_sam3
-from sam3_ros.track_memory import session_footprint
+from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.tiny_model import build_tiny_sam3
+from sam3_ros.engine.track_memory import session_footprint
 
 PROMPT_SETS = (["person", "bicycle"], ["person", "car"], ["bicycle"], ["person", "bicycle", "tree"])
 

@@ -21,8 +21,6 @@ import argparse
 import os
 import random
 import resource
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -35,17 +33,17 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sam3_ros.msg import ConceptPrompt, InstanceArray
+from sam3_ros.srv import GetPrompts, SetPrompts
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from sam3_ros.image_conversion import image_msg_from_array
-from sam3_ros.msg import ConceptPrompt, InstanceArray
-from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
-from sam3_ros.srv import GetPrompts, SetPrompts
+from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.node.image_conversion import image_msg_from_array
+from sam3_ros.node.node_process import NodeProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-NODE_EXECUTABLE = REPO_ROOT / "install" / "sam3_ros" / "lib" / "sam3_ros" / "sam3_ros"
 PARAMS_FILE = REPO_ROOT / "config" / "sam3.yaml"
 IMAGE_TOPIC = "/soak_camera/image_raw"
 START_PROMPTS = ["person", "bicycle"]
@@ -86,17 +84,6 @@ def rss_slope_per_10k(samples: list[tuple[int, float]]) -> float:
         return 0.0
     frames, rss = zip(*half)
     return float(np.polyfit(frames, rss, 1)[0]) * 10_000
-
-
-def start_node(domain_id: int, log_path: Path) -> subprocess.Popen:
-    command = [
-        str(NODE_EXECUTABLE), "--ros-args", "--params-file", str(PARAMS_FILE),
-        "-p", "model:=tiny-random", "-p", f"prompts:=[{', '.join(START_PROMPTS)}]",
-        "-r", f"image:={IMAGE_TOPIC}",
-    ]  # fmt: skip
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", HF_HUB_OFFLINE="1")
-    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
 
 class Counters:
@@ -144,7 +131,14 @@ def run(args) -> dict:
     frames = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in clips]
     domain_id = int(os.environ.get("SAM3_SOAK_ROS_DOMAIN_ID", random.SystemRandom().randrange(150, 230)))
     log_path = args.node_log or Path(f"/tmp/sam3_soak_{os.getpid()}.log")
-    process = start_node(domain_id, log_path)
+    process = NodeProcess(
+        log_path,
+        params_file=PARAMS_FILE,
+        parameters={"model": "tiny-random", "prompts": START_PROMPTS},
+        remappings={"image": IMAGE_TOPIC},
+        domain_id=domain_id,
+        env=dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", HF_HUB_OFFLINE="1"),
+    )
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain_id)
     counters = Counters()
@@ -163,14 +157,14 @@ def run(args) -> dict:
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not (set_prompts.service_is_ready() and image_pub.get_subscription_count() > 0):
-            if process.poll() is not None or time.monotonic() > deadline:
+            if not process.alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the node did not come up; log {log_path}")
             time.sleep(0.1)
         time.sleep(1.0)  # discovery of the remaining endpoints
         start = time.monotonic()
         period = 1.0 / args.rate
         for index in range(args.frames):
-            if process.poll() is not None:
+            if not process.alive():
                 stats["crashed"] = True
                 break
             header = Header(frame_id="soak_camera", stamp=camera.get_clock().now().to_msg())
@@ -191,17 +185,9 @@ def run(args) -> dict:
             time.sleep(max(0.0, start + (index + 1) * period - time.monotonic()))
         time.sleep(DRAIN_S)
         duration = time.monotonic() - start
-        stats["crashed"] = stats["crashed"] or process.poll() is not None
+        stats["crashed"] = stats["crashed"] or not process.alive()
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                exit_code = process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                exit_code = process.wait()
-        else:
-            exit_code = process.returncode
+        exit_code = process.stop()
         executor.shutdown(timeout_sec=2.0)
         context.try_shutdown()
     with counters.lock:

@@ -45,17 +45,17 @@ import cv2
 import numpy as np
 import torch
 import transformers
-from transformers import AutoTokenizer, Sam3VideoConfig, Sam3VideoModel
-
 from engine_profile import format_stages, profile_stages, top_operators
 from plain_transformers_loop import PlainStreamingLoop, processor_kind
-from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
-from sam3_ros.model_loading import resolve_device, resolve_dtype
-from sam3_ros.prompt_registry import PromptRequest
-from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
-from sam3_ros.streaming_sam3 import StreamingSam3VideoModel
-from sam3_ros.tiny_model import build_tiny_sam3, build_tiny_tokenizer, make_detections_confident
-from sam3_ros.vision_backends import VISION_BACKENDS, apply_vision_backend
+from transformers import AutoTokenizer, Sam3VideoConfig, Sam3VideoModel
+
+from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.engine.model_loading import resolve_device, resolve_dtype
+from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel
+from sam3_ros.engine.tiny_model import build_tiny_sam3, build_tiny_tokenizer, make_detections_confident
+from sam3_ros.engine.vision_backends import VISION_BACKENDS, apply_vision_backend
 
 PROMPT_TEXTS = ("person", "bicycle", "car", "bag", "helmet", "tree", "sign", "window")
 MEANINGLESS = "TINY MODEL OR CPU: these figures mean nothing about GPU speed; this run only shows the benchmark works"

@@ -128,5 +128,8 @@ ros_ld_path="$("$VPY" -c 'import ros_wheels_bootstrapper as b; print(b.get_ros_p
       -DCMAKE_BUILD_TYPE=Release \
       -DBUILD_TESTING=OFF
 )
+# A symlink install keeps links to sources that were moved or deleted since an earlier build;
+# such a stale module could shadow the real one.
+find "$ROOT/install" -xtype l -delete
 say "built in $((SECONDS - start)) s -> install/"
 say "done; now run:  source scripts/activate.sh"

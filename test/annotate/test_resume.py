@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from rosbags.highlevel import AnyReader
 
-from sam3_ros.concept_tracker import ConceptTracker
-from sam3_ros.engine_checkpoint import load_checkpoint
+from sam3_ros.annotate.checkpoint import load_checkpoint
+from sam3_ros.engine.concept_tracker import ConceptTracker
 
 CHECKPOINT_EVERY = 5
 

@@ -15,11 +15,11 @@ import torch
 from transformers import Sam3VideoModel
 from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
 
-from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
-from sam3_ros.frame_preprocessing import frame_to_pixel_values
-from sam3_ros.mask_postprocessing import masks_at_source_size
-from sam3_ros.prompt_registry import PromptRequest
-from sam3_ros.tiny_model import build_tiny_sam3
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.engine.frame_preprocessing import frame_to_pixel_values
+from sam3_ros.engine.mask_postprocessing import masks_at_source_size
+from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.tiny_model import build_tiny_sam3
 
 BIKES_FRAMES = 30
 BIKES_SIZE = (160, 68)  # width, height: a quarter of bikes.mp4's 640x272, same aspect

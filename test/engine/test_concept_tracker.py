@@ -7,7 +7,7 @@ must stay put for as long as the prompt is active.
 import cv2
 import numpy as np
 
-from sam3_ros.prompt_registry import PromptRequest
+from sam3_ros.engine.prompt_registry import PromptRequest
 
 
 def track_ids_by_prompt(result) -> dict[int, int]:

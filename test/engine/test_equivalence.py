@@ -7,8 +7,8 @@ engine's cap on them (TrackMemory) prunes during the clip.
 
 import pytest
 
-from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
-from sam3_ros.prompt_registry import PromptRequest
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.engine.prompt_registry import PromptRequest
 
 PROMPTS = {1: "person", 2: "bicycle"}  # the ids a fresh engine gives these prompts
 # Fraction of a frame's pixels on which an engine mask may differ from the reference mask. The

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from sam3_ros.concept_tracker import EXEMPLARS_SUPPORTED
-from sam3_ros.prompt_registry import ExemplarBox, PromptError, PromptRequest
+from sam3_ros.engine.concept_tracker import EXEMPLARS_SUPPORTED
+from sam3_ros.engine.prompt_registry import ExemplarBox, PromptError, PromptRequest
 
 CUP_EXEMPLARS = (ExemplarBox(10, 20, 50, 60), ExemplarBox(0, 0, 160, 68, positive=False))
 

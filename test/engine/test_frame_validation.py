@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sam3_ros.frame_preprocessing import FrameError
+from sam3_ros.engine.frame_preprocessing import FrameError
 
 MAX_PIXELS = 160 * 68  # exactly one bikes frame
 

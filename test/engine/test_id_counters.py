@@ -1,7 +1,7 @@
 """IdCounters: a tracker built after another (the node's lifecycle cleanup and configure) never reuses its ids."""
 
-from sam3_ros.concept_tracker import ConceptTracker, IdCounters
-from sam3_ros.prompt_registry import PromptRequest
+from sam3_ros.engine.concept_tracker import ConceptTracker, IdCounters
+from sam3_ros.engine.prompt_registry import PromptRequest
 
 
 def test_a_successor_tracker_continues_the_prompt_and_track_ids(tiny_sam3, make_tracker, bikes_frames):

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from sam3_ros.frame_result import FrameResult, TrackedInstance
-from sam3_ros.label_image import label_image_from_masks
+from sam3_ros.engine.frame_result import FrameResult, TrackedInstance
+from sam3_ros.outputs.label_image import label_image_from_masks
 
 HEIGHT, WIDTH = 6, 8
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 from pycocotools import mask as coco_mask
 
-from sam3_ros.mask_encoding import decode_mask, encode_mask, to_coco_rle
+from sam3_ros.outputs.mask_encoding import decode_mask, encode_mask, to_coco_rle
 
 # pycocotools' own decode trips numpy 2's __array__ deprecation; nothing this package can change.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

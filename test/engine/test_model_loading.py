@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
-from sam3_ros.model_loading import ModelLoadError, load_sam3, resolve_device, resolve_dtype
-from sam3_ros.prompt_registry import PromptRequest
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.engine.model_loading import ModelLoadError, load_sam3, resolve_device, resolve_dtype
+from sam3_ros.engine.prompt_registry import PromptRequest
 
 
 def test_missing_weights_say_how_to_get_them(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sam3_ros.object_quota import admit_new_detections
-from sam3_ros.tiny_model import build_tiny_sam3
+from sam3_ros.engine.object_quota import admit_new_detections
+from sam3_ros.engine.tiny_model import build_tiny_sam3
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sam3_ros.prompt_registry import PromptError, PromptRequest
+from sam3_ros.engine.prompt_registry import PromptError, PromptRequest
 
 
 @pytest.fixture

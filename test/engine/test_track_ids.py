@@ -1,6 +1,6 @@
 """TrackIdBook: when the tracker's objects get, keep and lose the ids the robot sees."""
 
-from sam3_ros.track_ids import TrackIdBook
+from sam3_ros.engine.track_ids import TrackIdBook
 
 OBJ = 7  # a model object id; public ids are counted separately from 1
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sam3_ros.track_memory import TrackMemory
+from sam3_ros.engine.track_memory import TrackMemory
 
 FRAMES = 16  # 8 conditioning frames per object, well over what the tracker reads
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -43,17 +41,17 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sam3_ros.msg import ConceptPrompt, InstanceArray
+from sam3_ros.srv import GetPrompts, SetPrompts
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from sam3_ros.image_conversion import image_msg_from_array
-from sam3_ros.msg import ConceptPrompt, InstanceArray
-from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
-from sam3_ros.srv import GetPrompts, SetPrompts
+from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.node.image_conversion import image_msg_from_array
+from sam3_ros.node.node_process import NodeProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-NODE_EXECUTABLE = REPO_ROOT / "install" / "sam3_ros" / "lib" / "sam3_ros" / "sam3_ros"
 PARAMS_FILE = REPO_ROOT / "config" / "sam3.yaml"
 NODE_NAME = "/sam3"
 IMAGE_TOPIC = "/test_camera/image_raw"
@@ -67,7 +65,6 @@ FOOTAGE_FRAMES = 40
 NODE_START_TIMEOUT_S = 90.0  # import of torch/transformers and model build on 2 slow, shared cores
 RESULT_TIMEOUT_S = 60.0  # one frame of the tiny model: ~0.2-3 s here, much more under load
 SERVICE_TIMEOUT_S = 20.0
-SHUTDOWN_TIMEOUT_S = 20.0
 DISCOVERY_SETTLE_S = 1.0  # after both ends report a match, let the other side's discovery finish
 DOMAIN_PROBE_S = 1.0  # how long to look for other nodes on a candidate ROS_DOMAIN_ID
 
@@ -153,53 +150,6 @@ def stamp_key(stamp: Time) -> tuple[int, int]:
 _RUNNING_NODES: list[NodeProcess] = []
 
 
-class NodeProcess:
-    """The sam3 node as a child process, with its combined stdout/stderr in `log_path`."""
-
-    def __init__(self, command: list[str], log_path: Path, env: dict):
-        self.command = command
-        self.log_path = log_path
-        self.exit_expected = False  # a test shut the node down through its lifecycle
-        self.killed = False  # a test killed it (SIGKILL), as a power cut or the OOM killer would
-        self._log_file = open(log_path, "wb")
-        self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT
-        )
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def log_tail(self, lines: int = 80) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def describe(self) -> str:
-        state = "running" if self.alive() else f"exited with code {self.process.returncode}"
-        return f"sam3 node ({state}), log {self.log_path}:\n{self.log_tail()}"
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up in the node, as after a power cut or the kernel's OOM killer."""
-        self.killed = True
-        self.process.kill()
-        self.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-
-    def stop(self) -> int | None:
-        """SIGINT, as Ctrl-C or ros2 launch would send; escalate only if it hangs."""
-        if self.alive():
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-                self._log_file.close()
-                return None
-        self._log_file.close()
-        return self.process.returncode
-
-
 def _domain_is_busy(domain_id: int) -> bool:
     """Whether any ROS node is visible on `domain_id` (another test run, a robot, a stray process)."""
     context = rclpy.Context()
@@ -265,15 +215,6 @@ def footage() -> Footage:
     return Footage(cv2.resize(frame, (FRAME_WIDTH, FRAME_HEIGHT), interpolation=cv2.INTER_AREA) for frame in frames)
 
 
-def _ros_argument(value) -> str:
-    """A parameter value as `-p name:=value` takes it (YAML)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_ros_argument(v) for v in value) + "]"
-    return str(value)
-
-
 def node_parameters(request) -> dict:
     """The test module's NODE_PARAMETERS: parameters added to (or overriding) the defaults."""
     return dict(getattr(request.module, "NODE_PARAMETERS", {}))
@@ -281,29 +222,14 @@ def node_parameters(request) -> dict:
 
 def start_node(ros_domain_id: int, log_path: Path, parameters: dict) -> NodeProcess:
     """The real node, started exactly as documented, but on the tiny model and test topics."""
-    assert NODE_EXECUTABLE.is_file(), f"{NODE_EXECUTABLE} missing: run `bash scripts/setup.sh`"
-    command = [
-        str(NODE_EXECUTABLE),
-        "--ros-args",
-        "--params-file", str(PARAMS_FILE),
-        "-p", "model:=tiny-random",
-        "-p", f"prompts:=[{', '.join(START_PROMPTS)}]",
-        "-r", f"image:={IMAGE_TOPIC}",
-        "-r", f"depth/image:={DEPTH_TOPIC}",
-        "-r", f"depth/camera_info:={DEPTH_INFO_TOPIC}",
-    ]  # fmt: skip
-    for name, value in parameters.items():
-        command += ["-p", f"{name}:={_ros_argument(value)}"]
-    env = dict(os.environ)
-    env.update(
-        ROS_DOMAIN_ID=str(ros_domain_id),
-        ROS_AUTOMATIC_DISCOVERY_RANGE=os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"],
-        HF_HUB_OFFLINE="1",
-        PYTHONUNBUFFERED="1",
-        RCUTILS_LOGGING_BUFFERED_STREAM="0",
-        RCUTILS_COLORIZED_OUTPUT="0",
+    node = NodeProcess(
+        log_path,
+        params_file=PARAMS_FILE,
+        parameters={"model": "tiny-random", "prompts": list(START_PROMPTS), **parameters},
+        remappings={"image": IMAGE_TOPIC, "depth/image": DEPTH_TOPIC, "depth/camera_info": DEPTH_INFO_TOPIC},
+        domain_id=ros_domain_id,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
     )
-    node = NodeProcess(command, log_path, env)
     _RUNNING_NODES.append(node)
     return node
 

@@ -1,11 +1,11 @@
-"""sam3_ros.approximate_sync: message_filters' approximate-time policy without ROS (pure unit tests)."""
+"""sam3_ros.node.approximate_sync: message_filters' approximate-time policy without ROS (pure unit tests)."""
 
 from __future__ import annotations
 
 import pytest
 from builtin_interfaces.msg import Time
 
-from sam3_ros.approximate_sync import ApproximateTimeSync, stamp_to_ns
+from sam3_ros.node.approximate_sync import ApproximateTimeSync, stamp_to_ns
 
 MS = 1_000_000  # nanoseconds
 SLOP_S = 0.010  # 10 ms

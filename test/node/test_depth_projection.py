@@ -1,11 +1,11 @@
-"""sam3_ros.depth_projection: mask -> depth pixels -> robust 3D position (pure unit tests, hand-computed)."""
+"""sam3_ros.outputs.depth_projection: mask -> depth pixels -> robust 3D position (pure unit tests, hand-computed)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sam3_ros.depth_projection import (
+from sam3_ros.outputs.depth_projection import (
     DepthSettings,
     PinholeIntrinsics,
     colour_pixels_of_depth_grid,

@@ -1,10 +1,10 @@
-"""sam3_ros.health: diagnostics levels, messages and values from counters (pure unit tests)."""
+"""sam3_ros.node.health: diagnostics levels, messages and values from counters (pure unit tests)."""
 
 from __future__ import annotations
 
 import pytest
 
-from sam3_ros.health import ERROR_STREAK, HealthMonitor, Level, device_memory_mib
+from sam3_ros.node.health import ERROR_STREAK, HealthMonitor, Level, device_memory_mib
 
 STALL_S = 2.0
 

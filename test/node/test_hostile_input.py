@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sensor_msgs.msg import Image, RegionOfInterest
-
-from sam3_ros.image_conversion import SUPPORTED_ENCODINGS, ImageConversionError, rgb_from_image_msg
 from sam3_ros.msg import ConceptPrompt
 from sam3_ros.srv import SetPrompts
+from sensor_msgs.msg import Image, RegionOfInterest
+
+from sam3_ros.node.image_conversion import SUPPORTED_ENCODINGS, ImageConversionError, rgb_from_image_msg
 
 REPLACE, ADD, REMOVE = SetPrompts.Request.REPLACE, SetPrompts.Request.ADD, SetPrompts.Request.REMOVE
 # The rate limit has its own test; here every request must reach the validation.

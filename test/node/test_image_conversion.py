@@ -1,4 +1,4 @@
-"""sam3_ros.image_conversion on real sensor_msgs messages (no ROS graph needed)."""
+"""sam3_ros.node.image_conversion on real sensor_msgs messages (no ROS graph needed)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import pytest
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from sam3_ros.depth_projection import PinholeIntrinsics
-from sam3_ros.image_conversion import (
+from sam3_ros.node.image_conversion import (
     SUPPORTED_ENCODINGS,
     ImageConversionError,
     depth_from_image_msg,
@@ -18,6 +17,7 @@ from sam3_ros.image_conversion import (
     rgb_from_compressed_msg,
     rgb_from_image_msg,
 )
+from sam3_ros.outputs.depth_projection import PinholeIntrinsics
 
 # A 2x3 RGB image with distinct colours in every pixel and channel.
 RGB = np.array(

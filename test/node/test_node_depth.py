@@ -20,10 +20,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from sam3_ros.srv import SetPrompts
 from visualization_msgs.msg import Marker
 
-from sam3_ros.mask_encoding import decode_mask
-from sam3_ros.srv import SetPrompts
+from sam3_ros.outputs.mask_encoding import decode_mask
 
 MIN_DEPTH_PIXELS = 5
 NODE_PARAMETERS = {"use_depth": True, "min_depth_pixels": MIN_DEPTH_PIXELS}
@@ -95,7 +95,7 @@ def test_node_subscribes_to_depth_with_the_fallback_synchroniser(client, sam3_no
         assert [(s.node_name, s.topic_type) for s in subscribers] == [("sam3", msg_type)], subscribers
     with pytest.raises(ImportError):
         import message_filters  # noqa: F401 - the PyPI wheels have none: this environment runs the fallback
-    assert "approximate-time sync: sam3_ros.approximate_sync" in sam3_node.log_text()
+    assert "approximate-time sync: sam3_ros.node.approximate_sync" in sam3_node.log_text()
 
 
 @pytest.mark.parametrize("encoding", ["16UC1", "32FC1"])

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from sam3_ros.mask_encoding import decode_mask
+from sam3_ros.outputs.mask_encoding import decode_mask
 
 # The node throttles its "skipping image" warning to one per 5 s (one call site for all causes).
 WARNING_THROTTLE_S = 5.0

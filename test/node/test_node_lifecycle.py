@@ -13,7 +13,6 @@ from __future__ import annotations
 from diagnostic_msgs.msg import DiagnosticStatus
 from lifecycle_msgs.msg import Transition
 from rclpy.parameter import Parameter
-
 from sam3_ros.srv import SetPrompts
 
 BROKEN_MODEL = "/nonexistent/sam3-weights"

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pytest
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import RegionOfInterest
-
 from sam3_ros.msg import ConceptPrompt
 from sam3_ros.srv import SetPrompts
+from sensor_msgs.msg import RegionOfInterest
 
 REPLACE, ADD, REMOVE = SetPrompts.Request.REPLACE, SetPrompts.Request.ADD, SetPrompts.Request.REMOVE
 

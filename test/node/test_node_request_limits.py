@@ -3,10 +3,9 @@ boxes checked against the size of the last processed frame."""
 
 from __future__ import annotations
 
-from sensor_msgs.msg import RegionOfInterest
-
 from sam3_ros.msg import ConceptPrompt
 from sam3_ros.srv import SetPrompts
+from sensor_msgs.msg import RegionOfInterest
 
 ADD, REMOVE = SetPrompts.Request.ADD, SetPrompts.Request.REMOVE
 RATE = 2.0

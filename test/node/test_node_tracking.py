@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sam3_ros.mask_encoding import decode_mask
+from sam3_ros.outputs.mask_encoding import decode_mask
 
 TRACKED_FRAMES = 10  # frames checked for stable ids after the tracks are confirmed
 

@@ -1,14 +1,14 @@
-"""sam3_ros.rviz_markers: a box and a label per positioned instance, DELETE when a track goes (no ROS graph)."""
+"""sam3_ros.node.rviz_markers: a box and a label per positioned instance, DELETE when a track goes (no ROS graph)."""
 
 from __future__ import annotations
 
 import pytest
 from geometry_msgs.msg import Point
+from sam3_ros.msg import Instance, InstanceArray
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
-from sam3_ros.msg import Instance, InstanceArray
-from sam3_ros.rviz_markers import BOX_NAMESPACE, LABEL_NAMESPACE, delete_all_markers, marker_id, markers_for_instances
+from sam3_ros.node.rviz_markers import BOX_NAMESPACE, LABEL_NAMESPACE, delete_all_markers, marker_id, markers_for_instances
 
 DEPTH_FRAME = "camera_depth_optical_frame"
 

@@ -7,16 +7,16 @@ import os
 
 import pytest
 
-from sam3_ros.out_of_memory import ObjectCaps, OutOfMemoryBackoff, is_out_of_memory
-from sam3_ros.prompt_registry import ExemplarBox, PromptError, PromptRequest, check_exemplars_inside
-from sam3_ros.prompt_state_file import (
+from sam3_ros.engine.prompt_registry import ExemplarBox, PromptError, PromptRequest, check_exemplars_inside
+from sam3_ros.node.out_of_memory import ObjectCaps, OutOfMemoryBackoff, is_out_of_memory
+from sam3_ros.node.prompt_state_file import (
     StateFileError,
     decode_prompt_state,
     encode_prompt_state,
     read_prompt_state,
     write_prompt_state,
 )
-from sam3_ros.request_rate_limit import RequestRateLimiter
+from sam3_ros.node.request_rate_limit import RequestRateLimiter
 
 # -- state file ------------------------------------------------------------------------------------
 

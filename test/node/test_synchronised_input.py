@@ -1,6 +1,6 @@
-"""sam3_ros.synchronised_input on real rclpy subscriptions, with both of its backends.
+"""sam3_ros.node.synchronised_input on real rclpy subscriptions, with both of its backends.
 
-Here message_filters is not installed, so the fallback (sam3_ros.approximate_sync) is the backend
+Here message_filters is not installed, so the fallback (sam3_ros.node.approximate_sync) is the backend
 the node uses. The message_filters branch, used in ROS distros, is checked against a stand-in
 module with message_filters' Python API (Subscriber(node, type, topic, qos_profile=...),
 ApproximateTimeSynchronizer(filters, queue_size, slop), registerCallback), so that its wiring
@@ -21,8 +21,8 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CameraInfo, Image
 
-import sam3_ros.synchronised_input as synchronised_input
-from sam3_ros.approximate_sync import ApproximateTimeSync, stamp_to_ns
+import sam3_ros.node.synchronised_input as synchronised_input
+from sam3_ros.node.approximate_sync import ApproximateTimeSync, stamp_to_ns
 
 TOPICS = ("/sync_test/colour", "/sync_test/depth", "/sync_test/info")
 TIMEOUT_S = 20.0
@@ -61,7 +61,7 @@ def stand_in_message_filters() -> types.ModuleType:
 
 @pytest.fixture(params=["fallback", "message_filters"])
 def backend_module(request, monkeypatch):
-    """sam3_ros.synchronised_input as it loads without, or with, message_filters."""
+    """sam3_ros.node.synchronised_input as it loads without, or with, message_filters."""
     monkeypatch.setitem(sys.modules, "message_filters", stand_in_message_filters() if request.param == "message_filters" else None)
     module = importlib.reload(synchronised_input)
     yield request.param, module

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
-from sam3_ros.prompt_registry import PromptRequest
-from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.engine.prompt_registry import PromptRequest
 
 
 @pytest.fixture(scope="module", autouse=True)

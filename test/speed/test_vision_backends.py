@@ -4,14 +4,13 @@ import importlib.util
 import logging
 import time
 
-import numpy as np
 import pytest
 import torch
 
-from sam3_ros import tensorrt_vision
-from sam3_ros.model_loading import load_sam3
-from sam3_ros.tiny_model import build_tiny_sam3
-from sam3_ros.vision_backends import (
+from sam3_ros.engine import tensorrt_vision
+from sam3_ros.engine.model_loading import load_sam3
+from sam3_ros.engine.tiny_model import build_tiny_sam3
+from sam3_ros.engine.vision_backends import (
     FEATURE_TOLERANCE,
     apply_vision_backend,
     compare_vision_features,

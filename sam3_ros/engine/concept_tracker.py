@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 import torch
 from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
 
-from sam3_ros.frame_preprocessing import frame_to_pixel_values, validate_frame
-from sam3_ros.frame_result import FrameResult, PromptSummary, TrackedInstance
-from sam3_ros.mask_postprocessing import boxes_from_masks, keep_one_owner_per_pixel, masks_at_source_size
-from sam3_ros.prompt_registry import Prompt, PromptError, PromptRegistry, PromptRequest
-from sam3_ros.track_ids import TrackIdBook
-from sam3_ros.track_memory import TrackMemory
+from sam3_ros.engine.frame_preprocessing import frame_to_pixel_values, validate_frame
+from sam3_ros.engine.frame_result import FrameResult, PromptSummary, TrackedInstance
+from sam3_ros.engine.mask_postprocessing import boxes_from_masks, keep_one_owner_per_pixel, masks_at_source_size
+from sam3_ros.engine.prompt_registry import Prompt, PromptError, PromptRegistry, PromptRequest
+from sam3_ros.engine.track_ids import TrackIdBook
+from sam3_ros.engine.track_memory import TrackMemory
 
 # SAM 3's text encoder has 32 positions; longer prompts are truncated by the tokenizer.
 _TEXT_TOKENS = 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from sam3_ros.frame_result import FrameResult
+from sam3_ros.engine.frame_result import FrameResult
 
 
 def track_colour(track_id: int) -> tuple[int, int, int]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from transformers import AutoTokenizer
 
-from sam3_ros.streaming_sam3 import StreamingSam3VideoModel
-from sam3_ros.tiny_model import TINY_MODEL_NAME, build_tiny_sam3
-from sam3_ros.vision_backends import apply_vision_backend, check_vision_backend
+from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel
+from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, build_tiny_sam3
+from sam3_ros.engine.vision_backends import apply_vision_backend, check_vision_backend
 
 DEFAULT_MODEL = "facebook/sam3"
 
@@ -62,7 +62,7 @@ def load_sam3(
 
     `vision_backend` (pytorch, compile, tensorrt) selects how the vision backbone runs; one that
     cannot run here falls back to pytorch with a log line, and `model.vision_backend` says which
-    one is in use (see sam3_ros.vision_backends). An unknown name raises ValueError.
+    one is in use (see sam3_ros.engine.vision_backends). An unknown name raises ValueError.
     """
     check_vision_backend(vision_backend)
     torch_device = resolve_device(device)

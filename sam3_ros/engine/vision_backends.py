@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from sam3_ros import tensorrt_vision  # imports TensorRT itself only when an engine is built or loaded
+from sam3_ros.engine import tensorrt_vision  # imports TensorRT itself only when an engine is built or loaded
 
 logger = logging.getLogger("sam3_ros")
 

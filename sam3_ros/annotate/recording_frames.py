@@ -17,7 +17,7 @@ import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.typesys import Stores, get_typestore
 
-from sam3_ros.image_conversion import ImageConversionError, rgb_from_compressed_msg, rgb_from_image_msg
+from sam3_ros.node.image_conversion import ImageConversionError, rgb_from_compressed_msg, rgb_from_image_msg
 
 IMAGE_TYPES = {
     "sensor_msgs/msg/Image": rgb_from_image_msg,

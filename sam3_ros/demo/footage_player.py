@@ -10,14 +10,14 @@ from __future__ import annotations
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.task import Future
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from sam3_ros.image_conversion import image_msg_from_array
-from sam3_ros.ros_process import spin_until_done
-from sam3_ros.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.node.image_conversion import image_msg_from_array
+from sam3_ros.node.ros_process import spin_until_done
 
 
 class FootagePlayer(Node):

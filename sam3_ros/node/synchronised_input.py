@@ -2,7 +2,7 @@
 
 message_filters' ApproximateTimeSynchronizer is the ROS convention and is used where it is
 installed (a ROS distro: package.xml declares it). The PyPI wheels have no message_filters; there
-the same policy comes from sam3_ros.approximate_sync (see its docstring), fed by plain
+the same policy comes from sam3_ros.node.approximate_sync (see its docstring), fed by plain
 subscriptions. `backend` says which one a node uses; the node logs it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable
 
-from sam3_ros.approximate_sync import ApproximateTimeSync, stamp_to_ns
+from sam3_ros.node.approximate_sync import ApproximateTimeSync, stamp_to_ns
 
 try:
     import message_filters
@@ -19,7 +19,7 @@ except ImportError:  # the PyPI wheels: no message_filters
     message_filters = None
 
 MESSAGE_FILTERS = "message_filters"
-FALLBACK = "sam3_ros.approximate_sync"
+FALLBACK = "sam3_ros.node.approximate_sync"
 
 
 class SynchronisedSubscriptions:

@@ -29,7 +29,7 @@ from transformers.models.sam3_tracker_video.configuration_sam3_tracker_video imp
     Sam3TrackerVideoPromptEncoderConfig,
 )
 
-from sam3_ros.streaming_sam3 import StreamingSam3VideoModel
+from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel
 
 TINY_MODEL_NAME = "tiny-random"
 UNTRAINED_BANNER = "UNTRAINED tiny model: masks are meaningless"

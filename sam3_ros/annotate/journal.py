@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sam3_ros.frame_result import FrameResult, PromptSummary, TrackedInstance
-from sam3_ros.mask_encoding import decode_mask, encode_mask
+from sam3_ros.engine.frame_result import FrameResult, PromptSummary, TrackedInstance
+from sam3_ros.outputs.mask_encoding import decode_mask, encode_mask
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sam3_ros.annotation_journal import JournalEntry
-from sam3_ros.mask_encoding import encode_mask, to_coco_rle
-from sam3_ros.prompt_registry import Prompt
+from sam3_ros.annotate.journal import JournalEntry
+from sam3_ros.engine.prompt_registry import Prompt
+from sam3_ros.outputs.mask_encoding import encode_mask, to_coco_rle
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Approximate-time matching of several message streams, without ROS (no rclpy, no message_filters).
 
 message_filters is the ROS convention for this, but it is not on PyPI. Where it is installed (a ROS
-distro), sam3_ros.synchronised_input uses its ApproximateTimeSynchronizer; elsewhere it uses this
+distro), sam3_ros.node.synchronised_input uses its ApproximateTimeSynchronizer; elsewhere it uses this
 class, which follows the same policy as message_filters' Python ApproximateTimeSynchronizer, so a
 stream gives the same sets either way:
 

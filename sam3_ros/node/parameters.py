@@ -12,10 +12,10 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
-from sam3_ros.concept_tracker import TrackerSettings
-from sam3_ros.depth_projection import DepthSettings
-from sam3_ros.model_loading import DEFAULT_MODEL
-from sam3_ros.vision_backends import check_vision_backend
+from sam3_ros.engine.concept_tracker import TrackerSettings
+from sam3_ros.engine.model_loading import DEFAULT_MODEL
+from sam3_ros.engine.vision_backends import check_vision_backend
+from sam3_ros.outputs.depth_projection import DepthSettings
 
 _BIG = 2**31 - 1
 

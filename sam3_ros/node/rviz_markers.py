@@ -11,7 +11,7 @@ from geometry_msgs.msg import Point, Vector3
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from sam3_ros.debug_overlay import track_colour
+from sam3_ros.outputs.debug_overlay import track_colour
 
 BOX_NAMESPACE = "sam3_boxes"
 LABEL_NAMESPACE = "sam3_labels"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sam3_ros.frame_result import FrameResult
+from sam3_ros.engine.frame_result import FrameResult
 
 # Track ids past 65535 wrap into 1..65535 (0 stays "no instance"): only an id that has not been
 # seen for 65535 ids could collide, and consumers that need the full id read InstanceArray.

@@ -15,9 +15,9 @@ from mcap.writer import Writer
 from rclpy.serialization import serialize_message
 from std_msgs.msg import Header
 
-from sam3_ros.annotation_journal import JournalEntry
-from sam3_ros.message_conversion import instance_array_from_result
-from sam3_ros.message_definitions import full_message_definition
+from sam3_ros.annotate.journal import JournalEntry
+from sam3_ros.annotate.message_definitions import full_message_definition
+from sam3_ros.node.message_conversion import instance_array_from_result
 
 INSTANCES_TOPIC = "/sam3/instances"  # where the live node (named sam3) publishes ~/instances
 INSTANCE_ARRAY_TYPE = "sam3_ros/msg/InstanceArray"

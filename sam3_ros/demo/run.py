@@ -14,25 +14,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import rclpy
-from rclpy.node import Node
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from sam3_ros.image_conversion import rgb_from_image_msg
-from sam3_ros.model_loading import DEFAULT_MODEL, HOW_TO_GET_WEIGHTS
-from sam3_ros.mp4_writer import Mp4Writer
+from sam3_ros.engine.model_loading import DEFAULT_MODEL, HOW_TO_GET_WEIGHTS
+from sam3_ros.engine.tiny_model import TINY_MODEL_NAME
 from sam3_ros.msg import InstanceArray
+from sam3_ros.node.image_conversion import rgb_from_image_msg
+from sam3_ros.node.node_process import NodeProcess
+from sam3_ros.outputs.mp4_writer import Mp4Writer
 from sam3_ros.srv import GetPrompts
-from sam3_ros.tiny_model import TINY_MODEL_NAME
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CAMERA_TOPIC = "/demo/camera/image_raw"
 
 
@@ -83,11 +82,6 @@ class DemoRecorder(Node):
         self.video.close()
 
 
-def _start(executable: str, *ros_args: str, log: Path) -> subprocess.Popen:
-    command = [str(REPO / "install" / "sam3_ros" / "lib" / "sam3_ros" / executable), "--ros-args", *ros_args]
-    return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
-
-
 def _spin_until(node: Node, done, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -97,29 +91,17 @@ def _spin_until(node: Node, done, timeout: float) -> bool:
     return done()
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def run(model: str, prompts: list[str], output_dir: Path) -> dict:
     if not weights_available(model):
         print(f"[demo] SAM 3 weights '{model}' are not available on this machine.\n[demo] {HOW_TO_GET_WEIGHTS}")
         print(f"[demo] running the tiny UNTRAINED model instead: the pipeline is real, the masks are not.")
         model = TINY_MODEL_NAME
     output_dir.mkdir(parents=True, exist_ok=True)
-    prompt_list = "[" + ", ".join(prompts) + "]"
-    node = _start(
-        "sam3_ros",
-        "--params-file", str(REPO / "config" / "sam3.yaml"),
-        "-p", f"model:={model}",
-        "-p", f"prompts:={prompt_list}",
-        "-r", f"image:={CAMERA_TOPIC}",
-        log=output_dir / "node.log",
+    node = NodeProcess(
+        output_dir / "node.log",
+        params_file=REPO / "config" / "sam3.yaml",
+        parameters={"model": model, "prompts": prompts},
+        remappings={"image": CAMERA_TOPIC},
     )
     rclpy.init()
     recorder = DemoRecorder(output_dir / "demo.mp4")
@@ -128,20 +110,20 @@ def run(model: str, prompts: list[str], output_dir: Path) -> dict:
         client = recorder.create_client(GetPrompts, "/sam3/get_prompts")
         print(f"[demo] starting the sam3 node with model '{model}' (log: {output_dir / 'node.log'}) ...")
         came_up = _spin_until(
-            recorder, lambda: client.service_is_ready() or recorder.node_error or node.poll() is not None, timeout=600
+            recorder, lambda: client.service_is_ready() or recorder.node_error or not node.alive(), timeout=600
         )
-        if recorder.node_error or node.poll() is not None or not came_up:
-            reason = recorder.node_error or (f"exited with code {node.returncode}" if node.poll() is not None else "timed out")
+        if recorder.node_error or not node.alive() or not came_up:
+            reason = recorder.node_error or (f"exited with code {node.process.returncode}" if not node.alive() else "timed out")
             raise RuntimeError(f"the sam3 node did not come up ({reason}); see {output_dir / 'node.log'}")
         print(f"[demo] node ready; playing bikes.mp4 on {CAMERA_TOPIC} with prompts {prompts}")
-        player = _start("footage_player", "-r", f"image:={CAMERA_TOPIC}", log=output_dir / "player.log")
-        _spin_until(recorder, lambda: player.poll() is not None, timeout=600)
+        player = NodeProcess(output_dir / "player.log", "footage_player", remappings={"image": CAMERA_TOPIC})
+        _spin_until(recorder, lambda: not player.alive(), timeout=600)
         _spin_until(recorder, lambda: False, timeout=3.0)  # results of the last frames still in flight
     finally:
         recorder.close()
         for process in (player, node):
             if process is not None:
-                _stop(process)
+                process.stop(timeout=10)
         recorder.destroy_node()
         rclpy.try_shutdown()
     summary = {
@@ -174,7 +156,3 @@ def main() -> None:
     if summary["untrained"]:
         print("[demo] (untrained model: ids and plumbing are real, masks are meaningless)")
     sys.exit(0 if summary["results_received"] > 0 else 1)
-
-
-if __name__ == "__main__":
-    main()

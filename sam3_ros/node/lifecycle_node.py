@@ -21,24 +21,24 @@ from dataclasses import dataclass
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
-from rclpy.parameter import Parameter
 from rclpy.task import Future
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from sam3_ros.concept_tracker import ConceptTracker, IdCounters
-from sam3_ros.debug_overlay import draw_overlay
-from sam3_ros.depth_projection import locate
-from sam3_ros.frame_preprocessing import FrameError
-from sam3_ros.health import HealthMonitor, device_memory_mib
-from sam3_ros.image_conversion import (
+from sam3_ros.engine.concept_tracker import ConceptTracker, IdCounters
+from sam3_ros.engine.frame_preprocessing import FrameError
+from sam3_ros.engine.model_loading import ModelLoadError, load_sam3
+from sam3_ros.engine.prompt_registry import PromptError
+from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
+from sam3_ros.msg import InstanceArray
+from sam3_ros.node.health import HealthMonitor, device_memory_mib
+from sam3_ros.node.image_conversion import (
     ImageConversionError,
     depth_from_image_msg,
     image_msg_from_array,
@@ -46,25 +46,20 @@ from sam3_ros.image_conversion import (
     rgb_from_compressed_msg,
     rgb_from_image_msg,
 )
-from sam3_ros.label_image import label_image_from_masks
-from sam3_ros.message_conversion import (
-    active_prompt_msgs,
+from sam3_ros.node.message_conversion import (
     diagnostic_array_from_report,
     instance_array_from_result,
-    prompt_requests_from_msgs,
 )
-from sam3_ros.model_loading import ModelLoadError, load_sam3
-from sam3_ros.msg import InstanceArray
-from sam3_ros.node_parameters import NodeConfig, declare_parameters, read_config
-from sam3_ros.out_of_memory import ObjectCaps, OutOfMemoryBackoff, is_out_of_memory
-from sam3_ros.prompt_registry import PromptError, PromptRequest, check_exemplars_inside
-from sam3_ros.prompt_state_file import StateFileError, read_prompt_state, write_prompt_state
-from sam3_ros.request_rate_limit import RequestRateLimiter
-from sam3_ros.ros_process import spin_until_done
-from sam3_ros.rviz_markers import delete_all_markers, markers_for_instances
+from sam3_ros.node.out_of_memory import ObjectCaps, OutOfMemoryBackoff, is_out_of_memory
+from sam3_ros.node.parameters import NodeConfig, declare_parameters, read_config
+from sam3_ros.node.prompt_service import PromptService
+from sam3_ros.node.ros_process import spin_until_done
+from sam3_ros.node.rviz_markers import delete_all_markers, markers_for_instances
+from sam3_ros.node.synchronised_input import SynchronisedSubscriptions
+from sam3_ros.outputs.debug_overlay import draw_overlay
+from sam3_ros.outputs.depth_projection import locate
+from sam3_ros.outputs.label_image import label_image_from_masks
 from sam3_ros.srv import GetPrompts, SetPrompts
-from sam3_ros.synchronised_input import SynchronisedSubscriptions
-from sam3_ros.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
 
 _THROTTLE_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -109,8 +104,7 @@ class Sam3Node(LifecycleNode):
         self._active = False
         self._shown_markers: set[int] = set()  # track ids whose RViz markers are up
         self._marker_frame = ""  # the frame they are in
-        self._last_frame_size: tuple[int, int] | None = None  # (width, height): exemplar boxes must fit in it
-        self._rate_limiter = RequestRateLimiter(0.0, time.monotonic())  # set at configure
+        self.last_frame_size: tuple[int, int] | None = None  # (width, height): exemplar boxes must fit in it
         self._out_of_memory = OutOfMemoryBackoff(1)  # set at configure
         self.finished = Future()  # done after a lifecycle shutdown: main() then ends the process
 
@@ -119,8 +113,7 @@ class Sam3Node(LifecycleNode):
         self._processing = threading.Lock()  # held for a whole frame; cleanup waits for it
         self._wake = threading.Event()
 
-        self._syncing_prompt_parameter = False
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.prompt_service = PromptService(self)
 
         self.health = HealthMonitor(time.monotonic())
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -158,12 +151,11 @@ class Sam3Node(LifecycleNode):
             return self._configure_failed(f"could not load SAM 3 from '{config.model}': {error!r}")
         engine = ConceptTracker(model, tokenizer, config.tracker, self._id_counters)
         try:
-            self._apply_start_prompts(engine, config)
+            self.prompt_service.apply_start_prompts(engine, config)
         except PromptError as error:
             return self._configure_failed(f"parameter prompts: {error}")
         self.config, self.engine = config, engine
-        self._sync_prompt_parameter(engine)  # the state file's set, when it won
-        self._rate_limiter = RequestRateLimiter(config.max_prompt_requests_per_second, time.monotonic())
+        self.prompt_service.configured(engine, config)
         self._out_of_memory = OutOfMemoryBackoff(config.out_of_memory_streak)
         self._banner = UNTRAINED_BANNER if config.model == TINY_MODEL_NAME else ""
         self._interfaces = self._create_interfaces(config)
@@ -171,29 +163,6 @@ class Sam3Node(LifecycleNode):
         self.health.configured(config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout)
         self.get_logger().info(f"configured (inactive, vision backbone: {model.vision_backend}): activate to start processing")
         return SUCCESS
-
-    def _apply_start_prompts(self, engine: ConceptTracker, config: NodeConfig) -> None:
-        """The state file's prompt set if there is a usable one, else the `prompts` parameter.
-
-        A state file that cannot be read or holds an unacceptable set is logged and passed over:
-        the node must come up, and the parameter is what the operator configured. Raises
-        PromptError only for a bad `prompts` parameter.
-        """
-        path = config.state_file
-        if path:
-            try:
-                stored = read_prompt_state(path)
-                if stored is not None:
-                    engine.replace_prompts([PromptRequest(text) for text in stored])
-                    self.get_logger().info(f"prompts restored from state file {path}: {', '.join(stored) or 'none'}")
-                    return
-                self.get_logger().info(f"state file {path} does not exist yet: prompts from the 'prompts' parameter")
-            except (StateFileError, PromptError) as error:
-                self.get_logger().error(
-                    f"state file {path} not used: {error}; starting with the 'prompts' parameter instead "
-                    "(the file is overwritten on the next prompt change)"
-                )
-        engine.replace_prompts([PromptRequest(text) for text in config.prompts])
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
         self.get_logger().error(
@@ -229,8 +198,8 @@ class Sam3Node(LifecycleNode):
             image_sub=image_sub,
             synchronised=synchronised,
             services=[
-                self.create_service(SetPrompts, "~/set_prompts", self._on_set_prompts, callback_group=services),
-                self.create_service(GetPrompts, "~/get_prompts", self._on_get_prompts, callback_group=services),
+                self.create_service(SetPrompts, "~/set_prompts", self.prompt_service.on_set_prompts, callback_group=services),
+                self.create_service(GetPrompts, "~/get_prompts", self.prompt_service.on_get_prompts, callback_group=services),
             ],
         )
 
@@ -363,7 +332,7 @@ class Sam3Node(LifecycleNode):
                 self.health.inference_failed(repr(error))
             return
         self._out_of_memory.frame_succeeded()
-        self._last_frame_size = (result.width, result.height)
+        self.last_frame_size = (result.width, result.height)
         positions = self._positions(result, inputs) if inputs.depth is not None else None
         array = instance_array_from_result(result, msg.header, positions, inputs.depth.header if inputs.depth else None)
         interfaces.instances.publish(array)
@@ -420,102 +389,6 @@ class Sam3Node(LifecycleNode):
         hardware_id = str(engine.device) if engine else "none"
         stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(diagnostic_array_from_report(report, f"{self.get_name()}: concept tracking", hardware_id, stamp))
-
-    # -- prompts ---------------------------------------------------------------------------------
-
-    def _on_set_prompts(self, request, response):
-        engine = self.engine
-        if engine is None:  # a call that raced a cleanup
-            response.success, response.message = False, "the node is not configured"
-            return response
-        if not self._rate_limiter.allow(time.monotonic()):
-            response.success = False
-            response.message = (
-                f"rate limit: more than {self._rate_limiter.rate:g} ~/set_prompts calls per second "
-                "(parameter max_prompt_requests_per_second); nothing changed, try again shortly"
-            )
-            self.get_logger().warning(response.message, throttle_duration_sec=_THROTTLE_S)
-            response.active_prompts = active_prompt_msgs(engine.active_prompts())
-            return response
-        try:
-            requests = prompt_requests_from_msgs(request.prompts)
-            if self._last_frame_size is not None and request.mode != SetPrompts.Request.REMOVE:
-                check_exemplars_inside(requests, *self._last_frame_size)
-            if request.mode == SetPrompts.Request.REPLACE:
-                engine.replace_prompts(requests)
-                response.message = "prompt set replaced"
-            elif request.mode == SetPrompts.Request.ADD:
-                added = engine.add_prompts(requests)
-                response.message = f"added {len(added)} prompt(s)"
-            elif request.mode == SetPrompts.Request.REMOVE:
-                removed = engine.remove_prompts(prompt_ids=list(request.prompt_ids), texts=[p.text for p in request.prompts])
-                response.message = f"removed {len(removed)} prompt(s)"
-            else:
-                raise PromptError(f"unknown mode {request.mode}: use REPLACE=0, ADD=1 or REMOVE=2")
-            response.success = True
-            problem = self._prompts_changed(engine)
-            if problem:
-                response.message += f" (but {problem})"
-        except PromptError as error:
-            response.success = False
-            response.message = str(error)
-            self.get_logger().warning(f"prompt request refused: {error}")
-        response.active_prompts = active_prompt_msgs(engine.active_prompts())
-        return response
-
-    def _on_get_prompts(self, request, response):
-        engine = self.engine
-        response.active_prompts = active_prompt_msgs(engine.active_prompts()) if engine is not None else []
-        return response
-
-    def _prompts_changed(self, engine: ConceptTracker) -> str:
-        """Mirror a changed prompt set into the `prompts` parameter and the state file.
-
-        Returns a problem to tell the caller ("" if none): the change itself stands either way.
-        """
-        self._sync_prompt_parameter(engine)
-        return self._write_state_file(engine)
-
-    def _write_state_file(self, engine: ConceptTracker) -> str:
-        path = self.config.state_file if self.config is not None else ""
-        if not path:
-            return ""
-        try:
-            write_prompt_state(path, [p.text for p in engine.active_prompts()])
-        except StateFileError as error:
-            self.get_logger().error(f"{error}: the prompt set will not survive a restart", throttle_duration_sec=_THROTTLE_S)
-            return str(error)
-        return ""
-
-    def _sync_prompt_parameter(self, engine: ConceptTracker) -> None:
-        """Keep the `prompts` parameter equal to the active set, so a cleanup, a restart or a dump keeps it."""
-        texts = [p.text for p in engine.active_prompts()]
-        self._syncing_prompt_parameter = True
-        try:
-            self.set_parameters([Parameter("prompts", Parameter.Type.STRING_ARRAY, texts)])
-        finally:
-            self._syncing_prompt_parameter = False
-
-    def _on_set_parameters(self, parameters) -> SetParametersResult:
-        """`prompts` replaces the prompt set at any time; the others are read at configure."""
-        engine = self.engine
-        for parameter in parameters:
-            if parameter.name == "prompts":
-                if engine is not None and not self._syncing_prompt_parameter:
-                    try:
-                        engine.replace_prompts([PromptRequest(text) for text in parameter.value or []])
-                    except PromptError as error:
-                        return SetParametersResult(successful=False, reason=str(error))
-                    self._write_state_file(engine)  # the parameter itself is set when this returns
-                # Unconfigured: kept, and validated when the node is configured.
-            elif engine is not None:
-                name = self.get_fully_qualified_name()
-                return SetParametersResult(
-                    successful=False,
-                    reason=f"{parameter.name} is read at configure: deactivate and clean up the node (ros2 lifecycle set "
-                    f"{name} deactivate, then cleanup), set it, then configure and activate again",
-                )
-        return SetParametersResult(successful=True)
 
     def destroy_node(self):
         self._running = False

@@ -29,18 +29,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sam3_ros.annotation_journal import Journal, JournalEntry
-from sam3_ros.concept_tracker import ConceptTracker, TrackerSettings
-from sam3_ros.debug_overlay import draw_overlay
-from sam3_ros.engine_checkpoint import Checkpoint, load_checkpoint, run_differences, save_checkpoint
-from sam3_ros.frame_preprocessing import FrameError
-from sam3_ros.mcap_export import INSTANCES_TOPIC, InstanceMcapWriter
-from sam3_ros.model_loading import DEFAULT_MODEL, ModelLoadError, load_sam3, resolve_device, resolve_dtype
-from sam3_ros.mp4_writer import Mp4Writer
-from sam3_ros.prompt_registry import PromptError, PromptRegistry, PromptRequest
-from sam3_ros.recording_frames import RecordingError, open_recording
-from sam3_ros.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
-from sam3_ros.vis_annotations import VisAnnotations
+from sam3_ros.annotate.checkpoint import Checkpoint, load_checkpoint, run_differences, save_checkpoint
+from sam3_ros.annotate.journal import Journal, JournalEntry
+from sam3_ros.annotate.mcap_export import INSTANCES_TOPIC, InstanceMcapWriter
+from sam3_ros.annotate.recording_frames import RecordingError, open_recording
+from sam3_ros.annotate.vis_annotations import VisAnnotations
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.engine.frame_preprocessing import FrameError
+from sam3_ros.engine.model_loading import DEFAULT_MODEL, ModelLoadError, load_sam3, resolve_device, resolve_dtype
+from sam3_ros.engine.prompt_registry import PromptError, PromptRegistry, PromptRequest
+from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
+from sam3_ros.outputs.debug_overlay import draw_overlay
+from sam3_ros.outputs.mp4_writer import Mp4Writer
 
 PROG = "sam3-ros-annotate"
 MCAP_NAME, JSON_NAME, VIDEO_NAME = "instances.mcap", "annotations.json", "annotated.mp4"
@@ -268,7 +268,3 @@ def main(argv=None) -> None:
         f"{summary['frames']} frames, {summary['tracks']} tracks -> {output / MCAP_NAME} ({INSTANCES_TOPIC}), "
         f"{output / JSON_NAME}, {output / VIDEO_NAME}"
     )
-
-
-if __name__ == "__main__":
-    main()

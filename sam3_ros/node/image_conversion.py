@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from sensor_msgs.msg import Image
 
-from sam3_ros.depth_projection import PinholeIntrinsics
+from sam3_ros.outputs.depth_projection import PinholeIntrinsics
 
 # encoding -> (channels, OpenCV conversion to RGB or None)
 _COLOUR_ENCODINGS = {

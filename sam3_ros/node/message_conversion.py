@@ -6,12 +6,12 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from sensor_msgs.msg import RegionOfInterest
 
-from sam3_ros.depth_projection import ObjectPosition
-from sam3_ros.frame_result import FrameResult
-from sam3_ros.health import HealthReport
-from sam3_ros.mask_encoding import encode_mask
+from sam3_ros.engine.frame_result import FrameResult
+from sam3_ros.engine.prompt_registry import ExemplarBox, Prompt, PromptError, PromptRequest
 from sam3_ros.msg import ActivePrompt, Instance, InstanceArray, PromptStatus
-from sam3_ros.prompt_registry import ExemplarBox, Prompt, PromptError, PromptRequest
+from sam3_ros.node.health import HealthReport
+from sam3_ros.outputs.depth_projection import ObjectPosition
+from sam3_ros.outputs.mask_encoding import encode_mask
 
 
 def instance_array_from_result(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from transformers import Sam3VideoModel
 
-from sam3_ros.object_quota import admit_new_detections
+from sam3_ros.engine.object_quota import admit_new_detections
 
 
 class StreamingSam3VideoModel(Sam3VideoModel):

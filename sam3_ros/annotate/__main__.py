@@ -1,0 +1,3 @@
+from sam3_ros.annotate.cli import main
+
+main()

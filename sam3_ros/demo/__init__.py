@@ -1,0 +1,1 @@
+"""The demo: the node on real footage, with a footage player."""

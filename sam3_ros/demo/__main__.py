@@ -1,0 +1,3 @@
+from sam3_ros.demo.run import main
+
+main()
