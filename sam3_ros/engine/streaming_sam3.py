@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import torch
 from transformers import Sam3VideoModel
+from transformers.models.sam3_video.modeling_sam3_video import fill_holes_in_mask_scores
 
+from sam3_ros.engine.batched_tracker import tracker_step
 from sam3_ros.engine.object_quota import admit_new_detections
 
 
@@ -69,3 +71,21 @@ class StreamingSam3VideoModel(Sam3VideoModel):
                 max_total=self.max_num_objects,
             )
         return (new_det_out_inds, *rest)
+
+    def run_tracker_propagation(self, inference_session, frame_idx: int, reverse: bool):
+        """Upstream's propagation, with the tracker batched over objects (`batched_tracker`)."""
+        if not inference_session.obj_ids:
+            size = self.low_res_mask_size
+            return torch.zeros(0, size, size, device=self.device), torch.zeros(0, device=self.device)
+        pred_masks, object_score_logits = tracker_step(
+            self.tracker_model, inference_session, frame_idx, reverse, run_mem_encoder=False
+        )
+        low_res_masks = fill_holes_in_mask_scores(pred_masks, max_area=self.fill_hole_area, fill_holes=True, remove_sprinkles=True)
+        return low_res_masks.squeeze(1), object_score_logits.squeeze(1)
+
+    def _tracker_add_new_objects(self, inference_session, frame_idx: int, new_obj_ids, new_obj_masks, reverse: bool = False):
+        """Upstream's addition of new objects (their masks as inputs), with the others' step batched."""
+        for obj_id, mask in zip(new_obj_ids, new_obj_masks >= 0.5):
+            inference_session.add_mask_inputs(inference_session.obj_id_to_idx(obj_id), frame_idx, mask[None, None])
+        inference_session.obj_with_new_inputs = list(new_obj_ids)
+        tracker_step(self.tracker_model, inference_session, frame_idx, reverse, run_mem_encoder=True)
