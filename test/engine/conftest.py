@@ -149,12 +149,12 @@ class PlainStream:
 
 class EngineModelStream(PlainStream):
     """The same hand-driven session on the engine's model class (StreamingSam3VideoModel: batched
-    tracker, per-prompt caps), without the rest of the engine (no pruning, ids or post-processing)."""
+    tracker and detector, per-prompt caps), without the rest of the engine (no pruning, ids or post-processing)."""
 
     model_class = StreamingSam3VideoModel
 
     def before_frame(self) -> None:
-        self.model.prepare_frame(list(self.session.prompts), {})
+        self.model.prepare_frame({})
 
 
 @pytest.fixture(scope="session")
