@@ -25,6 +25,14 @@ def masks_at_source_size(low_res_logits: torch.Tensor, height: int, width: int) 
     return upsampled.squeeze(1) > 0
 
 
+def prompt_groups(prompt_ids: list[int]) -> list[list[int]]:
+    """Positions of equal prompt ids, in order of first appearance: [1, 2, 1] -> [[0, 2], [1]]."""
+    members_of: dict[int, list[int]] = {}
+    for position, prompt_id in enumerate(prompt_ids):
+        members_of.setdefault(prompt_id, []).append(position)
+    return list(members_of.values())
+
+
 def keep_one_owner_per_pixel(logits: torch.Tensor, scores: torch.Tensor, groups: list[int]) -> torch.Tensor:
     """Within each group (prompt), an overlapping low-resolution pixel stays positive only for the
     highest-scoring object that claims it (the first of equal scores).
@@ -33,10 +41,7 @@ def keep_one_owner_per_pixel(logits: torch.Tensor, scores: torch.Tensor, groups:
     Groups come from the host, so nothing waits for the device.
     """
     result = logits.float().clone()
-    members_of: dict[int, list[int]] = {}
-    for position, group in enumerate(groups):
-        members_of.setdefault(group, []).append(position)
-    for members in members_of.values():
+    for members in prompt_groups(groups):
         if len(members) < 2:
             continue
         # non_blocking: a plain host-to-device copy would wait for all queued device work
