@@ -1,7 +1,8 @@
 """The concept-tracking engine: frames in, tracked instances of every prompted concept out.
 
-One SAM 3 streaming session holds one tracker memory per object for all prompts; the vision
-backbone runs once per frame and the detector once per prompt. Prompts change between frames
+One SAM 3 streaming session holds one tracker memory per object for all prompts; per frame the
+vision backbone runs once, the detector once for all prompts and the tracker once per memory
+shape for all objects (see streaming_sam3). Prompts change between frames
 without touching other prompts' objects. This module never imports rclpy: the ROS node is glue.
 """
 
