@@ -74,7 +74,7 @@ def output_names(recordings: list[Path], earlier: dict[Path, str]) -> dict[Path,
     for recording in recordings:
         if recording in names:
             continue
-        stem = recording.stem if recording.is_file() else recording.name
+        stem = recording.name if recording.is_dir() else recording.stem
         name, number = stem, 1
         while name in taken:
             number += 1

@@ -28,33 +28,33 @@ class TaskProgress:
 
 
 class ProgressBoard:
-    """A Ray actor: what each recording's task has done, as the tasks report it; the driver reads it."""
+    """A Ray actor: what each recording's task attempts have done, as they report it; the driver reads it.
+
+    Reports may arrive out of order (a retried task's first report can overtake its predecessor's
+    last), so each attempt is keyed by its start time and keeps its highest count.
+    """
 
     def __init__(self):
-        self._attempts: dict[str, int] = {}
-        self._earlier: dict[str, int] = {}  # frames processed by earlier attempts
-        self._latest: dict[str, tuple[int, int]] = {}  # (initial, processed) of the latest attempt
+        self._attempts: dict[str, dict[int, tuple[int, int]]] = {}  # key -> {start ns: (initial, processed)}
 
-    def started(self, key: str) -> None:
-        self._attempts[key] = self._attempts.get(key, 0) + 1
-        self._earlier[key] = self._earlier.get(key, 0) + self._latest.get(key, (0, 0))[1]
-        self._latest[key] = (0, 0)
-
-    def report(self, key: str, initial: int, processed: int) -> None:
-        self._latest[key] = (initial, processed)
+    def report(self, key: str, attempt: int, initial: int, processed: int) -> None:
+        attempts = self._attempts.setdefault(key, {})
+        if attempt not in attempts or processed >= attempts[attempt][1]:
+            attempts[attempt] = (initial, processed)
 
     def read(self) -> dict[str, TaskProgress]:
-        return {
-            key: TaskProgress(initial, processed, self._earlier[key] + processed, self._attempts[key])
-            for key, (initial, processed) in self._latest.items()
-        }
+        progress = {}
+        for key, attempts in self._attempts.items():
+            initial, processed = attempts[max(attempts)]
+            progress[key] = TaskProgress(initial, processed, sum(done for _, done in attempts.values()), len(attempts))
+        return progress
 
 
 class _BoardBar:
     """The annotating phase's progress bar of a task: reports to the board a few times a second."""
 
-    def __init__(self, board, key: str, initial: int):
-        self._board, self._key, self._initial = board, key, initial
+    def __init__(self, board, key: str, attempt: int, initial: int):
+        self._board, self._key, self._attempt, self._initial = board, key, attempt, initial
         self._processed = 0
         self._reported_at = 0.0
 
@@ -71,7 +71,7 @@ class _BoardBar:
         self._report()
 
     def _report(self) -> None:
-        self._board.report.remote(self._key, self._initial, self._processed)
+        self._board.report.remote(self._key, self._attempt, self._initial, self._processed)
         self._reported_at = time.monotonic()
 
 
@@ -82,11 +82,11 @@ def annotate_recording(args: argparse.Namespace, board) -> dict:
     for input the single tool refuses, or {"status": "stopped", "frames"} after a stop request.
     Anything else (a bug, the GPU out of memory) is raised and reaches the driver as RayTaskError.
     """
-    key = str(args.input)
-    board.started.remote(key)
+    key, attempt = str(args.input), time.time_ns()
+    board.report.remote(key, attempt, 0, 0)  # counts the attempt before the model loads
 
     def bar(desc: str, total: int | None, initial: int = 0):
-        return _BoardBar(board, key, initial) if desc == ANNOTATING else tqdm(total=total, disable=True)
+        return _BoardBar(board, key, attempt, initial) if desc == ANNOTATING else tqdm(total=total, disable=True)
 
     try:
         summary = annotate(argparse.Namespace(**{**vars(args), "resume": True}), bar)
