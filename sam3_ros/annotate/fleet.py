@@ -23,11 +23,12 @@ import logging
 import os
 import signal
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import ray
-from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
+from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 from tqdm import tqdm
 
 from sam3_ros.annotate.checkpoint import run_differences
@@ -155,6 +156,7 @@ class FleetRun:
         self.waiting = list(to_run)
         self.in_flight: dict[ray.ObjectRef, Planned] = {}
         self.finished: dict[str, int] = {}  # input -> frames annotated by this run
+        self.outcomes = Counter()
         self.expected = {planned.entry.input: planned.frames for planned in to_run}
         gpus = args.gpus_per_task
         if gpus is None:
@@ -201,11 +203,10 @@ class FleetRun:
             return ray.get(ref)
         except TaskCancelledError:
             return {"status": "stopped", "reason": "stopped before it started, or while its model loaded"}
-        except WorkerCrashedError as error:
-            return {"status": "failed", "reason": f"its worker died on every try: {error}"}
-        except RayTaskError as error:
-            cause = error.cause
-            return {"status": "failed", "reason": f"{type(cause).__name__}: {cause}"}
+        except RayTaskError as error:  # raised by the task itself
+            return {"status": "failed", "reason": f"{type(error.cause).__name__}: {error.cause}"}
+        except RayError as error:  # its worker died on every try, Ray's memory monitor killed it, ...
+            return {"status": "failed", "reason": f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"}
 
     def _record(self, planned: Planned, outcome: dict) -> None:
         entry, progress = planned.entry, self.progress.get(planned.entry.input)
@@ -214,6 +215,7 @@ class FleetRun:
         entry.frames, entry.tracks, entry.resumed_at = outcome.get("frames"), outcome.get("tracks"), outcome.get("resumed_at")
         entry.files = [str(Path(entry.output) / name) for name in OUTPUT_FILES] if entry.status == "done" else []
         self.finished[entry.input] = progress.processed_all if progress else 0
+        self.outcomes[entry.status] += 1
         tqdm.write(_outcome_line(entry))
         self._write_manifest()
 
@@ -230,8 +232,7 @@ class FleetRun:
                 remaining += planned.frames
         self.bar.total = done + remaining
         self.bar.update(done - self.bar.n)
-        counts = [entry.status for entry in self.manifest.recordings]
-        self.bar.set_postfix_str(f"done {counts.count('done')}, failed {counts.count('failed')}", refresh=True)
+        self.bar.set_postfix_str(f"done {self.outcomes['done']}, failed {self.outcomes['failed']}", refresh=True)
 
     def _write_manifest(self) -> None:
         self.manifest.write(self.root)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 MANIFEST_NAME = "manifest.json"
 VERSION = 1
-# pending: not started yet; running: a task has it; done: annotated by this run; skipped: finished
+# pending: not started yet; running: submitted to Ray (queued or running); done: annotated by this run; skipped: finished
 # by an earlier run (its figures are kept); failed: see reason; stopped: interrupted, the next run
 # resumes it from its checkpoint.
 STATUSES = ("pending", "running", "done", "skipped", "failed", "stopped")
