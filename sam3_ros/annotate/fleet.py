@@ -172,7 +172,7 @@ class FleetRun:
                 planned = self.waiting.pop(0)
                 planned.entry.status = "running"
                 self.in_flight[self.task.remote(_recording_args(self.args, planned.entry), self.board)] = planned
-                self._write_manifest()
+                self.manifest.write(self.root)
             self._collect()
 
     def stop(self) -> None:
@@ -217,7 +217,7 @@ class FleetRun:
         self.finished[entry.input] = progress.processed_all if progress else 0
         self.outcomes[entry.status] += 1
         tqdm.write(_outcome_line(entry))
-        self._write_manifest()
+        self.manifest.write(self.root)
 
     def _update_bar(self) -> None:
         """Frames annotated by this run, out of those plus what is still to do; frames/s, time left."""
@@ -233,9 +233,6 @@ class FleetRun:
         self.bar.total = done + remaining
         self.bar.update(done - self.bar.n)
         self.bar.set_postfix_str(f"done {self.outcomes['done']}, failed {self.outcomes['failed']}", refresh=True)
-
-    def _write_manifest(self) -> None:
-        self.manifest.write(self.root)
 
     def close(self) -> None:
         self.bar.close()
