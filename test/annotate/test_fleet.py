@@ -7,6 +7,7 @@ runs in this process and uses it, as it does in a notebook that has called ray.i
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from rosbags.highlevel import AnyReader
 from sam3_ros.annotate.checkpoint import load_checkpoint
 from sam3_ros.annotate.fleet import main
 
+REPO = Path(__file__).resolve().parents[2]
+INSTALLED_TOOL = REPO / "install" / "sam3_ros" / "lib" / "sam3_ros" / "sam3-ros-annotate-fleet"
 MAX_FRAMES = 24  # bikes.mp4 is cut there (as the single tool's bikes_run); the written recordings are shorter
 OUTPUT_FILES = ("annotated.mp4", "annotations.json", "instances.mcap")
 
@@ -187,18 +190,24 @@ def test_a_second_run_skips_finished_recordings(fleet_run, bikes_path, fleet_inp
     assert {path: path.stat().st_mtime_ns for path in root.glob("*/*")} == outputs
 
 
-def test_ctrl_c_stops_at_a_checkpoint_and_the_same_command_resumes(tmp_path, bikes_path, bikes_run):
+def test_ctrl_c_in_a_terminal_stops_at_a_checkpoint_and_the_same_command_resumes(tmp_path, tool_env, bikes_path, bikes_run):
     root = tmp_path / "root"
-    args = _fleet_args([bikes_path], root, "--checkpoint-every", 1000)
-    _when_journal_has(root / "bikes", 3, lambda: os.kill(os.getpid(), signal.SIGINT))
-    assert _run_fleet(*args) == 130
+    args = _fleet_args([bikes_path], root, "--checkpoint-every", 1000, "--num-cpus", 2)
+    # The installed executable with its own Ray, in its own session: Ctrl-C in a terminal reaches
+    # the whole foreground process group, Ray's own processes included.
+    command = subprocess.Popen(
+        [INSTALLED_TOOL, *map(str, args)], env=tool_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    _when_journal_has(root / "bikes", 3, lambda: os.killpg(command.pid, signal.SIGINT)).join()
+    assert command.wait(timeout=120) == 130
+    assert "run the same command again to resume" in command.stderr.read().splitlines()[-1]
     bikes = _by_name(_manifest(root))["bikes"]
     assert bikes["status"] == "stopped"
     # The task finished its frame and checkpointed although no periodic checkpoint was due.
     checkpointed = load_checkpoint(root / "bikes" / "checkpoint.pt").frames_done
     assert bikes["frames"] == checkpointed == _journal_lines(root / "bikes") >= 3
 
-    assert _run_fleet(*args) == 0
+    assert _run_fleet(*args) == 0  # here on this module's Ray
     bikes = _by_name(_manifest(root))["bikes"]
     assert (bikes["status"], bikes["resumed_at"], bikes["frames"]) == ("done", checkpointed, MAX_FRAMES)
     _single_tool_outputs_equal(root / "bikes", bikes_run)
