@@ -23,8 +23,10 @@ setup(
     packages=find_packages(include=["sam3_ros", "sam3_ros.*"]),
     python_requires=">=3.11",
     install_requires=requirements,
-    # The annotation tool writes sam3_ros/InstanceArray messages, so it also needs the colcon-built
-    # package (sam3_ros.msg) and rclpy on the path; `ros2 run sam3_ros sam3-ros-annotate` is the
-    # same tool in a ROS workspace.
-    entry_points={"console_scripts": ["sam3-ros-annotate = sam3_ros.annotate.cli:main"]},
+    # Both tools use sam3_ros/ messages, so they also need the colcon-built package (sam3_ros.msg)
+    # and rclpy on the path; `ros2 run sam3_ros sam3-ros-annotate` and `ros2 run sam3_ros sam3ctl`
+    # are the same tools in a ROS workspace.
+    entry_points={
+        "console_scripts": ["sam3-ros-annotate = sam3_ros.annotate.cli:main", "sam3ctl = sam3_ros.cli.main:main"]
+    },
 )
