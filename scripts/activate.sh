@@ -25,6 +25,11 @@ unset _sam3_ros_here
 _sam3_ros_distro="${ROS_DISTRO:-kilted}"
 _sam3_ros_venv="$SAM3_ROS_ROOT/.venv/$_sam3_ros_distro"
 _sam3_ros_install="$SAM3_ROS_ROOT/install/$_sam3_ros_distro"
+if [ ! -f "$SAM3_ROS_ROOT/requirements-ros-$_sam3_ros_distro.txt" ]; then
+  echo "[activate] ROS_DISTRO is '$_sam3_ros_distro' (a sourced ROS distro?): this repository's environments are kilted (default) and jazzy; in a shell without a ROS distro, ROS_DISTRO=kilted or jazzy" >&2
+  unset _sam3_ros_distro _sam3_ros_venv _sam3_ros_install
+  return 1 2>/dev/null || exit 1
+fi
 if [ ! -x "$_sam3_ros_venv/bin/python" ] || [ ! -f "$_sam3_ros_install/setup.bash" ]; then
   echo "[activate] ROS 2 $_sam3_ros_distro is not set up in $SAM3_ROS_ROOT yet: run  ROS_DISTRO=$_sam3_ros_distro bash scripts/setup.sh" >&2
   unset _sam3_ros_distro _sam3_ros_venv _sam3_ros_install
@@ -66,7 +71,15 @@ else
 fi
 [ -z "$_sam3_ros_e" ] || set -e
 [ -z "$_sam3_ros_u" ] || set -u
-unset _sam3_ros_e _sam3_ros_u _sam3_ros_distro _sam3_ros_venv _sam3_ros_install
+unset _sam3_ros_e _sam3_ros_u
+
+# 3b. The package's executables (sam3ctl, sam3_ros, footage_player, sam3-ros-annotate) on PATH,
+#     where `ros2 run sam3_ros NAME` would find them; the pip environment has no `ros2`.
+case ":$PATH:" in
+  *":$_sam3_ros_install/sam3_ros/lib/sam3_ros:"*) ;;
+  *) export PATH="$_sam3_ros_install/sam3_ros/lib/sam3_ros:$PATH" ;;
+esac
+unset _sam3_ros_distro _sam3_ros_venv _sam3_ros_install
 
 # 4. Libraries of the ROS wheels. Any python of the venv re-executes itself once
 #    with these (ros_wheels_bootstrapper's .pth file); exporting them here

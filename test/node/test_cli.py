@@ -147,7 +147,8 @@ def test_a_refused_request_prints_the_nodes_reason(client):
 
 def watch_output(client, footage, *args: str) -> tuple[subprocess.Popen, str]:
     """Run `sam3ctl watch ARGS` while the node tracks frames; stopped with Ctrl-C unless --once."""
-    for frame in footage[: client.CONFIRM_FRAMES + 1]:  # confirmed tracks before the view starts
+    once = "--once" in args
+    for frame in footage[: client.CONFIRM_FRAMES + 1] if once else ():  # confirmed tracks to show
         client.process(frame)
     watcher = subprocess.Popen(
         [str(executable_path("sam3ctl")), "watch", "-t", "60", *args],
@@ -159,11 +160,11 @@ def watch_output(client, footage, *args: str) -> tuple[subprocess.Popen, str]:
         return watcher.poll() is not None or any(r.node_name.startswith("_sam3ctl_") for r in readers)
 
     client.spin_until(subscribed, CLI_TIMEOUT_S, "the subscription of sam3ctl watch")
-    for frame in footage[:5]:
+    for frame in footage[:5] if once else footage[:2]:
         client.process(frame)
         if watcher.poll() is not None:  # --once has what it waited for
             break
-    if "--once" not in args:
+    if not once:
         client.spin_for(2.0)  # diagnostics come once a second
         watcher.send_signal(signal.SIGINT)
     stdout, stderr = watcher.communicate(timeout=CLI_TIMEOUT_S)
