@@ -27,13 +27,14 @@ setup(
     python_requires=">=3.11",
     install_requires=_requirements("requirements-runtime.txt"),
     extras_require={"fleet": _requirements("requirements-fleet.txt")},
-    # The annotation tool writes sam3_ros/InstanceArray messages, so it also needs the colcon-built
-    # package (sam3_ros.msg) and rclpy on the path; `ros2 run sam3_ros sam3-ros-annotate` is the
-    # same tool in a ROS workspace.
+    # The tools use sam3_ros/ messages, so they also need the colcon-built package (sam3_ros.msg)
+    # and rclpy on the path; `ros2 run sam3_ros sam3-ros-annotate`, `sam3-ros-annotate-fleet` and
+    # `sam3ctl` are the same tools in a ROS workspace.
     entry_points={
         "console_scripts": [
             "sam3-ros-annotate = sam3_ros.annotate.cli:main",
             "sam3-ros-annotate-fleet = sam3_ros.annotate.fleet:main",  # needs the [fleet] extra (Ray)
+            "sam3ctl = sam3_ros.cli.main:main",
         ]
     },
 )
