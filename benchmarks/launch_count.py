@@ -28,6 +28,7 @@ import argparse
 import json
 import math
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -61,9 +62,10 @@ def count_frames(counter, step, tracked_objects, frames, warmup: int) -> dict:
     per_frame = []
     objects = []
     for frame in frames[warmup:]:
-        counter.start_frame()
-        step(frame)
-        per_frame.append(counter.end_frame())
+        with nullcontext() if counter.whole_run else counter:
+            counter.start_frame()
+            step(frame)
+            per_frame.append(counter.end_frame())
         objects.append(tracked_objects())
     return summarise(per_frame, objects)
 
@@ -177,7 +179,7 @@ def main(argv=None) -> int:
           f"{args.frames} counted frames per point")
 
     points = []
-    with counter:
+    with counter if counter.whole_run else nullcontext():
         models = (counter.to_accelerator(engine_model), counter.to_accelerator(plain_model))
         for prompts, objects in args.grid:
             point = count_point(counter, models, tokenizer, frames, prompts, objects, args.warmup)

@@ -98,9 +98,15 @@ def _map(function, value):
 
 
 _COMPOSITE: dict = {}
+# Composites whose decomposition depends on the device type: on the emulated device (meta)
+# scaled_dot_product_attention would decompose into the math fallback (a dozen operators and
+# another output layout) where CUDA and the CPU run one fused kernel. Run as one operator.
+_FUSED = {aten.scaled_dot_product_attention.default}
 
 
 def _is_composite(func) -> bool:
+    if func in _FUSED:
+        return False
     if func not in _COMPOSITE:
         _COMPOSITE[func] = torch._C._dispatch_has_kernel_for_dispatch_key(
             func.name(), torch._C.DispatchKey.CompositeImplicitAutograd
@@ -313,6 +319,7 @@ class EmulatedAccelerator(_Counting):
     """Use as a context manager around everything that touches the model (see the module docstring)."""
 
     device = EMULATED_DEVICE
+    whole_run = True  # its tensors work only under it
 
     def is_device(self, value) -> bool:
         return isinstance(value, EmulatedTensor)
@@ -376,7 +383,9 @@ class EmulatedAccelerator(_Counting):
 
 
 class ObservedAccelerator(_Counting):
-    """Counting only, for a model that really is on `device` (a CUDA GPU)."""
+    """Counting only, for a model that really is on `device` (a CUDA GPU); enter it around the counted work."""
+
+    whole_run = False
 
     def __init__(self, device: torch.device):
         super().__init__()
