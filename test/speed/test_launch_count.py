@@ -79,8 +79,9 @@ def test_what_would_fail_on_a_gpu_fails_here():
 
 
 def run_benchmark(out: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(BENCHMARKS / "launch_count.py"), "--architecture", "tiny", "--grid", "1x1,2x4",
-               "--warmup", "2", "--frames", "1", "--resolution", "320x180", "--threads", "1", "--json", str(out)]
+    """The tests' tiny model, one small point, one counted frame: about 10 s of CPU."""
+    command = [sys.executable, str(BENCHMARKS / "launch_count.py"), "--architecture", "tiny", "--grid", "1x2",
+               "--warmup", "1", "--frames", "1", "--resolution", "320x180", "--threads", "1", "--json", str(out)]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
@@ -90,7 +91,7 @@ def test_launch_count_writes_a_table_and_json_that_a_second_run_reproduces(tmp_p
     assert "device ops" in first.stdout and "syncs by kind" in first.stdout
     report = json.loads((tmp_path / "first.json").read_text())
     assert report["accelerator"] == "emulated on the CPU"
-    assert [(p["prompts"], p["objects"]) for p in report["points"]] == [(1, 1), (2, 4)]
+    assert [(p["prompts"], p["objects"]) for p in report["points"]] == [(1, 2)]
     for point in report["points"]:
         for impl in ("engine", "plain"):
             result = point[impl]
