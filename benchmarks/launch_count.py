@@ -25,14 +25,12 @@ the full-size architecture (random weights unless --model loads; for a GPU).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
 
-import torch
 from launch_counter import EmulatedAccelerator, ObservedAccelerator
 from stream_benchmark import (
     PROMPT_TEXTS,
@@ -43,7 +41,9 @@ from stream_benchmark import (
     make_engine,
     make_plain,
     parse_grid,
+    parse_checked,
     parse_resolution,
+    write_report,
 )
 
 from sam3_ros.engine.model_loading import resolve_device, resolve_dtype
@@ -108,7 +108,6 @@ def count_point(counter, models, tokenizer, frames, prompts: int, objects: int, 
     try:
         engine = make_engine(engine_model, tokenizer, texts, objects)
         engine_counts = count_frames(counter, engine.process, lambda: len(engine.session.obj_ids), frames, warmup)
-        del engine
         plain = make_plain(plain_model, tokenizer, texts, objects)
         plain_counts = count_frames(counter, plain.step, plain.tracked_objects, frames, warmup)
     finally:
@@ -156,11 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--sites", type=int, default=8, help="sync sites printed per point and implementation")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
-    args = parser.parse_args(argv)
-    if args.frames < 1 or args.warmup < 0:
-        parser.error("--frames must be at least 1 and --warmup at least 0")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_checked(parser, argv)
 
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
@@ -200,9 +195,7 @@ def main(argv=None) -> int:
                         "frames": args.frames},
             "points": points,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_report(args.json, report)
     return 0
 
 

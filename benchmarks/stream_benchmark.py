@@ -245,6 +245,22 @@ def environment(device: torch.device) -> dict:
     return info
 
 
+def parse_checked(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """Parse; check the frame counts; set torch's CPU threads (--threads)."""
+    args = parser.parse_args(argv)
+    if args.frames < 1 or args.warmup < 0:
+        parser.error("--frames must be at least 1 and --warmup at least 0")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
+
+
+def write_report(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 def format_memory(memory: dict) -> str:
     if memory["start"] is None:
         return "n/a"
@@ -286,12 +302,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--profile", action="store_true", help="also show where the engine's milliseconds go")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
-    args = parser.parse_args(argv)
-    if args.frames < 1 or args.warmup < 0:
-        parser.error("--frames must be at least 1 and --warmup at least 0")
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_checked(parser, argv)
     device = resolve_device(args.device or ("cpu" if args.tiny else "auto"))
     dtype = resolve_dtype(args.dtype, device)
     meaningless = args.tiny or device.type != "cuda"
@@ -364,9 +375,7 @@ def main(argv=None) -> int:
             "object_control": object_control,
             "points": points,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_report(args.json, report)
     return 0
 
 
