@@ -2,8 +2,13 @@
 
 On a GPU every aten operator on a device tensor is a kernel launch issued from Python (a few µs of
 host time each in eager mode), and some calls stop the host until the device has caught up. This
-module counts both with a `TorchDispatchMode`, which sees every aten call below autograd (composite
-operators already decomposed), whatever Python code issued it.
+module counts both with a `TorchDispatchMode`, which sees every aten call below autograd, whatever
+Python code issued it. Under `inference_mode` (the engine's frames run in it) the mode is handed
+composite operators (`linear`, `item`, `to`, ...) whole: each counts once as handed over, and is
+then run as its parts, which the mode sees too (`device_ops_decomposed`) and which the sync rules
+classify (`item` is a `_local_scalar_dense`, `.cpu()` a `_to_copy`). `scaled_dot_product_attention`
+is the exception: it runs whole, one fused kernel as on CUDA and the CPU (its decomposition depends
+on the device type, and on the emulated device it would take the math fallback).
 
 Two ways to run it:
 
@@ -23,7 +28,8 @@ Two ways to run it:
 
 Counted per frame:
 
-* `device_ops`: aten calls with a tensor on the accelerator among their inputs or outputs: kernels,
+* `device_ops`: aten calls with a tensor on the accelerator among their inputs, or a device argument
+  naming it (factories): kernels,
   device-to-device copies, transfers, and also views (`view`, `select`, `expand`, ...), which launch
   nothing but cost the same dispatch overhead on the host. Factory calls made on the device count.
 * `host_ops`: aten calls on host tensors only (the small bookkeeping tensors upstream builds on the CPU).
@@ -44,7 +50,7 @@ Counted per frame:
 * `host_to_device_async`: non-blocking uploads (no sync), for information.
 
 Not counted: syncs outside aten (`torch.cuda.synchronize`, events, the caching allocator's own
-waits), and Python's own cost. CPU-side ops that run while the mode is paused (`paused()`).
+waits), and Python's own cost.
 """
 
 from __future__ import annotations
