@@ -77,8 +77,30 @@ def _suppress_duplicates(probs, masks, threshold: float, iou_threshold: float):
     return probs.flatten().scatter(0, flat, torch.where(keep, probs[rows, queries], 0.0)).view_as(probs)
 
 
+class HostSizedCoords:
+    """Stands in for the DETR decoder's `_get_coords`: the same coordinate grids, built from the
+    feature map size as the host knows it and kept from frame to frame.
+
+    Upstream passes the size as device tensors (`torch.arange(0, height)`), which costs two host
+    synchronisations per decoder layer and frame.
+    """
+
+    def __init__(self):
+        self.size: tuple[int, int] | None = None  # set before each detector pass
+        self._grids: dict = {}
+
+    def __call__(self, height, width, dtype, device):
+        key = (*self.size, dtype, device)
+        if key not in self._grids:
+            h, w = self.size
+            self._grids[key] = (torch.arange(0, h, device=device, dtype=dtype) / h, torch.arange(0, w, device=device, dtype=dtype) / w)
+        return self._grids[key]
+
+
 def _detector_pass(detector, session, vision_embeds, prompt_ids: list[int], boxes):
     batch = len(prompt_ids)
+    # The DETR encoder and decoder run on the last FPN level but one (the last is dropped).
+    detector.detr_decoder._get_coords.size = tuple(vision_embeds.fpn_hidden_states[-2].shape[-2:])
     text = BaseModelOutputWithPooling(
         pooler_output=torch.cat([session.prompt_embeddings[p].pooler_output for p in prompt_ids])
     )

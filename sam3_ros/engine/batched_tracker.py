@@ -114,9 +114,10 @@ def _propagate_group(tracker, session, frame_idx: int, members, max_pointers: in
     features = torch.stack([out["maskmem_features"] for _, slots, _, _ in members for _, out in slots])
     positions = torch.stack([out["maskmem_pos_enc"] for _, slots, _, _ in members for _, out in slots])
     num_slots = len(members[0][1])
-    temporal_index = torch.tensor(
-        [offset - 1 for _, slots, _, _ in members for offset, _ in slots], device=features.device
-    )  # offset 0 (a conditioning frame) takes the last temporal encoding, as upstream's [-1]
+    # Offset 0 (a conditioning frame) takes the last temporal encoding, as upstream's [-1].
+    # non_blocking: a plain host-to-device copy would wait for all queued device work.
+    temporal_index = torch.tensor([offset - 1 for _, slots, _, _ in members for offset, _ in slots])
+    temporal_index = temporal_index.to(features.device, non_blocking=True)
     positions = positions + tracker.memory_temporal_positional_encoding[temporal_index]
     memory = _batch_second(features, batch, num_slots).to(session.dtype)
     memory_positions = _batch_second(positions, batch, num_slots)
@@ -206,9 +207,8 @@ def _object_pointers(tracker, members, max_pointers: int, channels: int):
     pointers = pointers.reshape(batch, count, channels).transpose(0, 1)  # (count, batch, C)
     mem_dim = tracker.mem_dim
     if tracker.config.enable_temporal_pos_encoding_for_object_pointers:
-        offsets = torch.tensor(
-            [offset for _, _, offsets, _ in members for offset in offsets], device=pointers.device, dtype=torch.float32
-        ) / float(max_pointers - 1)
+        offsets = torch.tensor([offset for _, _, offsets, _ in members for offset in offsets], dtype=torch.float32)
+        offsets = offsets.to(pointers.device, non_blocking=True) / float(max_pointers - 1)
         sine = get_1d_sine_pe(offsets, dim=channels).to(pointers.dtype)
         positions = tracker.temporal_positional_encoding_projection_layer(sine).reshape(batch, count, mem_dim).transpose(0, 1)
     else:

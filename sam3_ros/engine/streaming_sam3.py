@@ -16,7 +16,7 @@ from transformers import Sam3VideoModel
 from transformers.models.sam3_video.modeling_sam3_video import fill_holes_in_mask_scores
 
 from sam3_ros.engine.association import associate
-from sam3_ros.engine.batched_detector import detect
+from sam3_ros.engine.batched_detector import HostSizedCoords, detect
 from sam3_ros.engine.batched_tracker import tracker_step
 from sam3_ros.engine.mask_postprocessing import prompt_groups
 
@@ -27,6 +27,7 @@ class StreamingSam3VideoModel(Sam3VideoModel):
         self.max_objects_per_prompt = config.max_num_objects
         self._exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.presence_scores: dict[int, torch.Tensor] = {}
+        self.detector_model.detr_decoder._get_coords = HostSizedCoords()
 
     def prepare_frame(self, exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]]):
         """Exemplar boxes for the next forward's detector, by prompt id.
