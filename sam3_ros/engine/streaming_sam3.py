@@ -2,9 +2,11 @@
 
 Upstream's streaming path caps objects globally and first-come (the first prompt can take every
 slot), does not return the detector's per-prompt presence score, and passes only text to the
-detector. This subclass changes none of the model's maths: it filters the list of new detections
-through `admit_new_detections`, records presence scores with a forward hook, and adds exemplar
-boxes to the detector call of the prompt they belong to with a forward pre-hook.
+detector, and turns tracker scores into probabilities in the model's dtype (in bfloat16 every
+confident score rounds to exactly 1.0, so scores tie). This subclass changes none of the model's
+maths: it filters the list of new detections through `admit_new_detections`, records presence
+scores with a forward hook, adds exemplar boxes to the detector call of the prompt they belong to
+with a forward pre-hook, and hands tracker score logits on in float32.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class StreamingSam3VideoModel(Sam3VideoModel):
 
     def _record_presence(self, module, args, output):
         self.presence_scores[self._current_prompt()] = output.presence_logits.detach().float().sigmoid().flatten()[0]
+
+    def run_tracker_propagation(self, inference_session, frame_idx: int, reverse: bool):
+        low_res_masks, object_score_logits = super().run_tracker_propagation(inference_session, frame_idx, reverse)
+        # Upstream applies the sigmoid to these logits: in float32, confident scores stay distinct.
+        return low_res_masks, object_score_logits.float()
 
     def _associate_det_trk(self, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids):
         new_det_out_inds, *rest = super()._associate_det_trk(
