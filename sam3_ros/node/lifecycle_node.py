@@ -160,8 +160,13 @@ class Sam3Node(LifecycleNode):
         self._banner = UNTRAINED_BANNER if config.model == TINY_MODEL_NAME else ""
         self._interfaces = self._create_interfaces(config)
         dtype = str(engine.dtype).removeprefix("torch.")
-        self.health.configured(config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout)
-        self.get_logger().info(f"configured (inactive, vision backbone: {model.vision_backend}): activate to start processing")
+        self.health.configured(
+            config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout, model.mask_kernels
+        )
+        self.get_logger().info(
+            f"configured (inactive, vision backbone: {model.vision_backend}, mask NMS and hole filling: "
+            f"{model.mask_kernels}): activate to start processing"
+        )
         return SUCCESS
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
