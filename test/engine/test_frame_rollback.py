@@ -1,0 +1,61 @@
+"""A frame that fails halfway leaves the engine exactly as before it (sam3_ros.engine.frame_rollback).
+
+The failure is a real exception raised inside SAM 3's tracker while it adds new objects, the most
+likely place for a real out-of-memory error: adding objects is where memory grows.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
+from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.tiny_model import build_tiny_sam3
+
+
+class OutOfMemoryWhileAddingObjects:
+    """A tracker pre-hook that, once armed, raises on the call that adds new objects to the tracker."""
+
+    def __init__(self):
+        self.armed = False
+        self.fired_for: list[int] = []  # the object ids being added when it fired
+
+    def __call__(self, module, args, kwargs):
+        session = kwargs["inference_session"]
+        if self.armed and kwargs.get("run_mem_encoder") and session.obj_with_new_inputs:
+            self.armed, self.fired_for = False, list(session.obj_with_new_inputs)
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected by the test)")
+
+
+
+def run(frames, fail: bool):
+    """person on frames 0-2; bicycle added before frame 3, which fails (fail=True) or is left out."""
+    model, tokenizer = build_tiny_sam3()
+    injected = OutOfMemoryWhileAddingObjects()
+    model.tracker_model.register_forward_pre_hook(injected, with_kwargs=True)
+    tracker = ConceptTracker(model, tokenizer, TrackerSettings(confirm_frames=1))
+    tracker.add_prompts([PromptRequest("person")])
+    results = [tracker.process(frame) for frame in frames[:3]]
+    tracker.add_prompts([PromptRequest("bicycle")])
+    if fail:
+        injected.armed = True
+        with pytest.raises(torch.OutOfMemoryError):
+            tracker.process(frames[3])
+        assert injected.fired_for, "the injected error did not fire"
+    results += [tracker.process(frame) for frame in frames[4:8]]
+    return tracker, results
+
+
+def test_a_frame_that_runs_out_of_memory_changes_nothing(bikes_frames):
+    failed_tracker, with_failure = run(bikes_frames, fail=True)
+    _, without_frame = run(bikes_frames, fail=False)
+
+    for failed, clean in zip(with_failure, without_frame):
+        assert [(i.track_id, i.prompt_text, i.frames_tracked) for i in failed.instances] == [
+            (i.track_id, i.prompt_text, i.frames_tracked) for i in clean.instances
+        ]
+        for a, b in zip(failed.instances, clean.instances):
+            assert np.array_equal(a.mask, b.mask) and a.score == b.score and a.box == b.box
+    session = failed_tracker.session
+    assert session.max_obj_id == max(session.obj_ids)
+    assert [i.track_id for i in with_failure[-1].instances] == [1, 2]  # both concepts tracked on, no id lost
