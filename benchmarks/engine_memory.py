@@ -52,7 +52,7 @@ def main() -> int:
     clip = [np.ascontiguousarray(f[::4, ::4]) for f in read_rgb_frames(bikes_video_path())[0]]
     samples, warm_footprint, warm_snapshot = [], None, None
     if args.tracemalloc:
-        tracemalloc.start(8)
+        tracemalloc.start(1)
     start = time.perf_counter()
     print(f"{'frame':>7} {'rss MiB':>9} {'cuda MiB':>9} {'tensors KiB':>12} {'outputs':>8} {'ids':>5} {'ms/frame':>9}")
     for index in range(args.frames):

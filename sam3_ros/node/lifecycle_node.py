@@ -50,7 +50,7 @@ from sam3_ros.node.message_conversion import (
     diagnostic_array_from_report,
     instance_array_from_result,
 )
-from sam3_ros.node.out_of_memory import ObjectCaps, OutOfMemoryBackoff, is_out_of_memory
+from sam3_ros.node.out_of_memory import FrameFailure, ObjectCaps, OutOfMemoryBackoff
 from sam3_ros.node.parameters import NodeConfig, declare_parameters, read_config
 from sam3_ros.node.prompt_service import PromptService
 from sam3_ros.node.ros_process import spin_until_done
@@ -330,11 +330,17 @@ class Sam3Node(LifecycleNode):
             self.health.image_rejected(str(error))
             return
         except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
-            if is_out_of_memory(error):
-                self._on_out_of_memory(engine, error)
+            failure = FrameFailure.from_error(error)
+        else:
+            failure = None
+        # Handled here, once the exception is gone: its traceback holds the failed frame's tensors,
+        # which emptying the CUDA cache could not give back while it lives.
+        if failure is not None:
+            if failure.out_of_memory:
+                self._on_out_of_memory(engine, failure.description)
             else:
-                self.get_logger().error(f"inference failed, frame skipped: {error!r}", throttle_duration_sec=_THROTTLE_S)
-                self.health.inference_failed(repr(error))
+                self.get_logger().error(f"inference failed, frame skipped: {failure.description}", throttle_duration_sec=_THROTTLE_S)
+                self.health.inference_failed(failure.description)
             return
         self._out_of_memory.frame_succeeded()
         self.last_frame_size = (result.width, result.height)
@@ -354,10 +360,10 @@ class Sam3Node(LifecycleNode):
             if markers.markers:
                 interfaces.markers.publish(markers)
 
-    def _on_out_of_memory(self, engine: ConceptTracker, error: BaseException) -> None:
+    def _on_out_of_memory(self, engine: ConceptTracker, error: str) -> None:
         """Skip the frame; after a run of them, halve the object caps instead of failing for ever."""
-        self.get_logger().error(f"out of memory, frame skipped: {error!r}", throttle_duration_sec=_THROTTLE_S)
-        self.health.out_of_memory(repr(error))
+        self.get_logger().error(f"out of memory, frame skipped: {error}", throttle_duration_sec=_THROTTLE_S)
+        self.health.out_of_memory(error)
         gc.collect()
         if engine.device.type == "cuda":
             torch.cuda.empty_cache()

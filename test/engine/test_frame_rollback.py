@@ -4,6 +4,8 @@ The failure is a real exception raised inside SAM 3's tracker while it adds new 
 likely place for a real out-of-memory error: adding objects is where memory grows.
 """
 
+import weakref
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ import torch
 from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.prompt_registry import PromptRequest
 from sam3_ros.engine.tiny_model import build_tiny_sam3
+from sam3_ros.node.out_of_memory import FrameFailure
 
 
 class OutOfMemoryWhileAddingObjects:
@@ -24,6 +27,7 @@ class OutOfMemoryWhileAddingObjects:
         session = kwargs["inference_session"]
         if self.armed and kwargs.get("run_mem_encoder") and session.obj_with_new_inputs:
             self.armed, self.fired_for = False, list(session.obj_with_new_inputs)
+            self.failed_frame_pixels = weakref.ref(session.processed_frames[kwargs["frame_idx"]])
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected by the test)")
 
 
@@ -59,3 +63,20 @@ def test_a_frame_that_runs_out_of_memory_changes_nothing(bikes_frames):
     session = failed_tracker.session
     assert session.max_obj_id == max(session.obj_ids)
     assert [i.track_id for i in with_failure[-1].instances] == [1, 2]  # both concepts tracked on, no id lost
+
+
+def test_nothing_of_a_failed_frame_outlives_the_report_of_its_failure(bikes_frames):
+    """The node empties the CUDA cache after an out-of-memory frame: only what is unreferenced goes back."""
+    model, tokenizer = build_tiny_sam3()
+    injected = OutOfMemoryWhileAddingObjects()
+    model.tracker_model.register_forward_pre_hook(injected, with_kwargs=True)
+    tracker = ConceptTracker(model, tokenizer)
+    tracker.add_prompts([PromptRequest("person")])
+    injected.armed = True
+    try:
+        tracker.process(bikes_frames[0])
+    except Exception as error:  # noqa: BLE001 - as the node's inference thread catches it
+        failure = FrameFailure.from_error(error)
+
+    assert failure.out_of_memory and "injected by the test" in failure.description
+    assert injected.failed_frame_pixels() is None, "the failed frame's pixels are still referenced"
