@@ -10,7 +10,6 @@ camera drivers publish.
 from __future__ import annotations
 
 import cv2
-import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -20,7 +19,7 @@ from std_msgs.msg import Header
 
 from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
 from sam3_ros.node.image_conversion import image_msg_from_array
-from sam3_ros.node.ros_process import spin_until_done
+from sam3_ros.node.ros_process import init_rclpy, spin_until_done
 
 
 class FootagePlayer(Node):
@@ -53,7 +52,7 @@ class FootagePlayer(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
+    init_rclpy(args)
     node = FootagePlayer()
     spin_until_done(node, SingleThreadedExecutor(), done=node.finished)
 

@@ -25,6 +25,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -53,7 +54,7 @@ from sam3_ros.node.message_conversion import (
 from sam3_ros.node.out_of_memory import FrameFailure, ObjectCaps, OutOfMemoryBackoff
 from sam3_ros.node.parameters import NodeConfig, declare_parameters, read_config
 from sam3_ros.node.prompt_service import PromptService
-from sam3_ros.node.ros_process import spin_until_done
+from sam3_ros.node.ros_process import init_rclpy, spin_until_done
 from sam3_ros.node.rviz_markers import delete_all_markers, markers_for_instances
 from sam3_ros.node.synchronised_input import SynchronisedSubscriptions
 from sam3_ros.outputs.debug_overlay import draw_overlay
@@ -69,6 +70,12 @@ DEPTH_TOPIC, DEPTH_INFO_TOPIC = "depth/image", "depth/camera_info"
 _EXIT_DELAY_S = 0.5
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+# Requests wait in this queue while one is served (each waits up to a frame for the engine);
+# rclpy's default of 10 loses the rest of a burst of concurrent calls, unanswered.
+SERVICE_QUEUE_DEPTH = 256
+_SERVICE_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
+)
 
 
 @dataclass(frozen=True)
@@ -193,7 +200,10 @@ class Sam3Node(LifecycleNode):
                 on_set=self._on_synchronised,
                 on_first=self._on_colour_image,
             )
-        services = MutuallyExclusiveCallbackGroup()
+        # The node's default group also serves the parameter and lifecycle services: prompt changes
+        # from the prompt services, `ros2 param set prompts` and configure then run one at a time,
+        # so a service call mirroring its set into `prompts` never interleaves with a change of it.
+        services = self.default_callback_group
         return _Interfaces(
             instances=self.create_lifecycle_publisher(InstanceArray, "~/instances", 10),
             label=self.create_lifecycle_publisher(Image, "~/label_image", 5),
@@ -203,8 +213,12 @@ class Sam3Node(LifecycleNode):
             image_sub=image_sub,
             synchronised=synchronised,
             services=[
-                self.create_service(SetPrompts, "~/set_prompts", self.prompt_service.on_set_prompts, callback_group=services),
-                self.create_service(GetPrompts, "~/get_prompts", self.prompt_service.on_get_prompts, callback_group=services),
+                self.create_service(
+                    SetPrompts, "~/set_prompts", self.prompt_service.on_set_prompts, qos_profile=_SERVICE_QOS, callback_group=services
+                ),
+                self.create_service(
+                    GetPrompts, "~/get_prompts", self.prompt_service.on_get_prompts, qos_profile=_SERVICE_QOS, callback_group=services
+                ),
             ],
         )
 
@@ -412,13 +426,16 @@ class Sam3Node(LifecycleNode):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
+    init_rclpy(args)
     try:
         node = Sam3Node()
     except (ParameterException, ValueError) as error:  # a parameter value outside its declared range
         rclpy.logging.get_logger("sam3").fatal(str(error))
         rclpy.try_shutdown()
         raise SystemExit(1) from error
+    except KeyboardInterrupt:  # Ctrl-C while autostart was loading the model
+        rclpy.try_shutdown()
+        return
     spin_until_done(node, MultiThreadedExecutor(num_threads=3), done=node.finished)
 
 
