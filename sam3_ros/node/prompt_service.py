@@ -8,7 +8,6 @@ by a cleanup, a restart or a kill. Requests are rate-limited and checked before 
 from __future__ import annotations
 
 import threading
-import threading
 import time
 
 from rcl_interfaces.msg import SetParametersResult
