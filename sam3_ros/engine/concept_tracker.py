@@ -259,7 +259,7 @@ class ConceptTracker:
                 return FrameResult(stamp, width, height, self._frames_seen, (), ())
             pixel_values = frame_to_pixel_values(frame, self._image_size, self.device, self.dtype)
             exemplars = {p.id: self._exemplar_tensors(p, width, height) for p in prompts if p.exemplars}
-            self._model.prepare_frame(list(self._session.prompts), exemplars)
+            self._model.prepare_frame(exemplars)
             frame_idx = self._session_frame
             checkpoint = SessionCheckpoint(self._session, self._ids)
             try:
