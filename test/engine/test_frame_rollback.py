@@ -17,17 +17,24 @@ from sam3_ros.node.out_of_memory import FrameFailure
 
 
 class OutOfMemoryWhileAddingObjects:
-    """A tracker pre-hook that, once armed, raises on the call that adds new objects to the tracker."""
+    """A pre-hook on the tracker's memory encoder that, once armed, raises while new objects are added.
 
-    def __init__(self):
+    New objects are added with their detection masks as mask inputs on the current frame; the
+    memory encoder then encodes their first memory. That call is where this one fails.
+    """
+
+    def __init__(self, tracker: ConceptTracker):
+        self.tracker = tracker
         self.armed = False
-        self.fired_for: list[int] = []  # the object ids being added when it fired
+        self.fired_for: list[int] = []  # the object indices being added when it fired
 
-    def __call__(self, module, args, kwargs):
-        session = kwargs["inference_session"]
-        if self.armed and kwargs.get("run_mem_encoder") and session.obj_with_new_inputs:
-            self.armed, self.fired_for = False, list(session.obj_with_new_inputs)
-            self.failed_frame_pixels = weakref.ref(session.processed_frames[kwargs["frame_idx"]])
+    def __call__(self, module, args):
+        session = self.tracker.session
+        frame_idx = max(session.processed_frames)
+        adding = [obj_idx for obj_idx, inputs in session.mask_inputs_per_obj.items() if frame_idx in inputs]
+        if self.armed and adding:
+            self.armed, self.fired_for = False, adding
+            self.failed_frame_pixels = weakref.ref(session.processed_frames[frame_idx])
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected by the test)")
 
 
@@ -35,9 +42,9 @@ class OutOfMemoryWhileAddingObjects:
 def run(frames, fail: bool):
     """person on frames 0-2; bicycle added before frame 3, which fails (fail=True) or is left out."""
     model, tokenizer = build_tiny_sam3()
-    injected = OutOfMemoryWhileAddingObjects()
-    model.tracker_model.register_forward_pre_hook(injected, with_kwargs=True)
     tracker = ConceptTracker(model, tokenizer, TrackerSettings(confirm_frames=1))
+    injected = OutOfMemoryWhileAddingObjects(tracker)
+    hook = model.tracker_model.memory_encoder.register_forward_pre_hook(injected)
     tracker.add_prompts([PromptRequest("person")])
     results = [tracker.process(frame) for frame in frames[:3]]
     tracker.add_prompts([PromptRequest("bicycle")])
@@ -47,6 +54,7 @@ def run(frames, fail: bool):
             tracker.process(frames[3])
         assert injected.fired_for, "the injected error did not fire"
     results += [tracker.process(frame) for frame in frames[4:8]]
+    hook.remove()
     return tracker, results
 
 
@@ -68,9 +76,9 @@ def test_a_frame_that_runs_out_of_memory_changes_nothing(bikes_frames):
 def test_nothing_of_a_failed_frame_outlives_the_report_of_its_failure(bikes_frames):
     """The node empties the CUDA cache after an out-of-memory frame: only what is unreferenced goes back."""
     model, tokenizer = build_tiny_sam3()
-    injected = OutOfMemoryWhileAddingObjects()
-    model.tracker_model.register_forward_pre_hook(injected, with_kwargs=True)
     tracker = ConceptTracker(model, tokenizer)
+    injected = OutOfMemoryWhileAddingObjects(tracker)
+    model.tracker_model.memory_encoder.register_forward_pre_hook(injected)
     tracker.add_prompts([PromptRequest("person")])
     injected.armed = True
     try:
