@@ -46,7 +46,11 @@ def generate_launch_description():
         ),
         DeclareLaunchArgument(
             "fastdds_profile",
-            default_value=EnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", default_value=large_images_profile),
+            # a profile already chosen wins, also under Fast DDS's older variable name
+            default_value=EnvironmentVariable(
+                "FASTDDS_DEFAULT_PROFILES_FILE",
+                default_value=EnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE", default_value=large_images_profile),
+            ),
             description="Fast DDS XML profile (default: the package's 64 MB shared-memory profile for camera-sized images)",
         ),
     ]
