@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from transformers.models.sam3_video import modeling_sam3_video
 
-logger = logging.getLogger("sam3_ros")
+logger = logging.getLogger("sam3_ros.mask_kernels")
 
 HUB_KERNEL = "hub kernel kernels-community/cv-utils"
 TORCH_KERNELS = "torch (sam3_ros.engine.mask_kernels)"
