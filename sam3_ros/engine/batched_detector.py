@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.sam3.modeling_sam3 import Sam3VisionEncoderOutput
-from transformers.models.sam3_video.modeling_sam3_video import nms_masks
+from transformers.models.sam3_video import modeling_sam3_video as upstream
+from transformers.models.sam3_video.modeling_sam3_video import mask_iou
 
 
 def detect(model, session, vision_embeds, exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]]):
@@ -41,16 +42,8 @@ def detect(model, session, vision_embeds, exemplars: dict[int, tuple[torch.Tenso
         output = _detector_pass(detector, session, vision_embeds, batch_prompts, boxes)
         probs = output.pred_logits.sigmoid() * output.presence_logits.sigmoid()  # (prompts, queries)
         if model.det_nms_thresh > 0.0:
-            for row in range(len(batch_prompts)):
-                keep = nms_masks(
-                    pred_probs=probs[row],
-                    pred_masks=output.pred_masks[row],
-                    prob_threshold=model.score_threshold_detection,
-                    iou_threshold=model.det_nms_thresh,
-                )
-                probs[row][~keep] = 0.0
+            probs = _suppress_duplicates(probs, output.pred_masks, model.score_threshold_detection, model.det_nms_thresh)
         rows, queries = torch.where(probs > model.score_threshold_detection)
-        # One transfer tells the host how many detections each prompt has.
         counts = torch.bincount(rows, minlength=len(batch_prompts)).tolist()
         boxes_out = output.pred_boxes[rows, queries].split(counts)
         masks_out = output.pred_masks[rows, queries].split(counts)
@@ -60,6 +53,28 @@ def detect(model, session, vision_embeds, exemplars: dict[int, tuple[torch.Tenso
             detections[prompt_id] = {"bbox": boxes_out[row], "mask": masks_out[row], "scores": scores_out[row]}
             presence[prompt_id] = prompt_presence[row]
     return {prompt_id: detections[prompt_id] for prompt_id in prompt_ids}, presence
+
+
+def _suppress_duplicates(probs, masks, threshold: float, iou_threshold: float):
+    """`nms_masks` for every prompt at once: the candidates of all prompts in one IoU matrix in
+    which different prompts never overlap, so one NMS call is each prompt's own NMS.
+
+    Like upstream, NMS runs where the hub's cv-utils kernel (or the engine's replacement for it)
+    is loaded, and is skipped otherwise. Suppressed candidates get probability 0, as upstream.
+    """
+    upstream._load_cv_utils_kernel_once()
+    kernel = upstream.cv_utils_kernel
+    if not kernel:
+        return probs
+    rows, queries = torch.where(probs > threshold)
+    if rows.numel() == 0:
+        return probs
+    ious = mask_iou(masks[rows, queries] > 0, masks[rows, queries] > 0)
+    ious = torch.where(rows[:, None] == rows[None, :], ious, torch.zeros_like(ious))
+    kept = kernel.generic_nms(ious, probs[rows, queries], iou_threshold, use_iou_matrix=True)
+    keep = torch.isin(torch.arange(rows.numel(), device=rows.device), kept)
+    flat = rows * probs.shape[1] + queries
+    return probs.flatten().scatter(0, flat, torch.where(keep, probs[rows, queries], 0.0)).view_as(probs)
 
 
 def _detector_pass(detector, session, vision_embeds, prompt_ids: list[int], boxes):

@@ -20,6 +20,7 @@ from transformers.models.sam3_video.modeling_sam3_video import fill_holes_in_mas
 from sam3_ros.engine.association import associate
 from sam3_ros.engine.batched_detector import detect
 from sam3_ros.engine.batched_tracker import tracker_step
+from sam3_ros.engine.mask_postprocessing import prompt_groups
 
 
 class StreamingSam3VideoModel(Sam3VideoModel):
@@ -63,3 +64,48 @@ class StreamingSam3VideoModel(Sam3VideoModel):
             inference_session.add_mask_inputs(inference_session.obj_id_to_idx(obj_id), frame_idx, mask[None, None])
         inference_session.obj_with_new_inputs = list(new_obj_ids)
         tracker_step(self.tracker_model, inference_session, frame_idx, reverse, run_mem_encoder=True)
+
+    def _suppress_object_pw_area_shrinkage(self, pred_masks, prompt_ids: list[int] | None = None):
+        """Upstream's per-prompt constraint, with the prompt groups taken from the host list instead
+        of `unique` and `nonzero` on the device (two host synchronisations per prompt)."""
+        if prompt_ids is None:
+            return self._suppress_object_pw_area_shrinkage_impl(pred_masks)
+        result = pred_masks.clone()
+        for members in prompt_groups(prompt_ids):
+            if len(members) > 1:
+                index = torch.tensor(members).to(pred_masks.device, non_blocking=True)
+                result[index] = self._suppress_object_pw_area_shrinkage_impl(result[index])
+        return result
+
+    def _suppress_overlapping_based_on_recent_occlusion(
+        self, inference_session, frame_idx, tracker_low_res_masks_global, tracker_metadata_new, obj_ids_newly_removed, reverse=False
+    ):
+        """Upstream's suppression of the more recently occluded of two overlapping objects of a prompt,
+        with prompt groups from the host and masked writes instead of boolean indexing: no host
+        synchronisation (upstream has two per prompt and two more per frame)."""
+        masks = tracker_low_res_masks_global
+        if masks.size(0) == 0:
+            return masks
+        obj_ids = inference_session.obj_ids
+        binary = masks > 0
+        never, always = -1, 100000  # upstream's NEVER_OCCLUDED and ALWAYS_OCCLUDED (removed by hotstart)
+        last_occluded = torch.cat(
+            [
+                inference_session.obj_id_to_last_occluded.get(
+                    obj_id,
+                    torch.full((1,), always if obj_id in obj_ids_newly_removed else never, device=masks.device, dtype=torch.long),
+                )
+                for obj_id in obj_ids
+            ]
+        )
+        to_suppress = torch.zeros(len(obj_ids), dtype=torch.bool, device=masks.device)
+        for members in prompt_groups([inference_session.obj_id_to_prompt_id[obj_id] for obj_id in obj_ids]):
+            if len(members) > 1:
+                index = torch.tensor(members).to(masks.device, non_blocking=True)
+                to_suppress[index] = self._get_objects_to_suppress_based_on_most_recently_occluded(
+                    binary[index], last_occluded[index], [obj_ids[i] for i in members], reverse
+                )
+        occluded = ~binary.any(dim=(-1, -2)) | to_suppress
+        last_occluded = torch.where(occluded, frame_idx, last_occluded)
+        tracker_metadata_new["obj_id_to_last_occluded"] = {obj_id: last_occluded[i : i + 1] for i, obj_id in enumerate(obj_ids)}
+        return masks.masked_fill_(to_suppress[:, None, None], -10.0)  # upstream's NO_OBJ_LOGIT, in place as upstream

@@ -117,10 +117,12 @@ class PlainStream:
 
     model_class = Sam3VideoModel
 
-    def __init__(self, model, tokenizer, prompts: dict[int, str]):
+    def __init__(self, model, tokenizer, prompts: dict[int, str], dtype: torch.dtype = torch.float32):
         self.model = self.model_class(model.config).eval()
         self.model.load_state_dict(model.state_dict())
-        self.session = Sam3VideoInferenceSession(inference_device="cpu", dtype=torch.float32)
+        self.model.to(dtype)
+        self.dtype = dtype
+        self.session = Sam3VideoInferenceSession(inference_device="cpu", dtype=dtype)
         for prompt_id, text in prompts.items():
             tokens = tokenizer(text, return_tensors="pt", padding="max_length", max_length=32)
             self.session.prompts[prompt_id] = text
@@ -131,7 +133,7 @@ class PlainStream:
     @torch.inference_mode()
     def step(self, frame: np.ndarray) -> dict[int, np.ndarray]:
         """Track one frame; return each model object's mask at the frame's size."""
-        pixel_values = frame_to_pixel_values(frame, self.model.config.image_size, "cpu", torch.float32)
+        pixel_values = frame_to_pixel_values(frame, self.model.config.image_size, "cpu", self.dtype)
         self.before_frame()
         output = self.model(inference_session=self.session, frame=pixel_values, frame_idx=self.frame_idx)
         self.frame_idx += 1
