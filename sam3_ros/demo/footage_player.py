@@ -22,7 +22,6 @@ from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
 from sam3_ros.node.image_conversion import image_msg_from_array
 from sam3_ros.node.ros_process import init_rclpy, spin_until_done
 
-
 DISCOVERY_SETTLE_NS = 1_000_000_000
 
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict, defaultdict
 
-from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceCache, Sam3VideoInferenceSession
+from transformers.models.sam3_video.modeling_sam3_video import (
+    Sam3VideoInferenceCache,
+    Sam3VideoInferenceSession,
+)
 
 from sam3_ros.engine.track_ids import TrackIdBook
 

@@ -61,7 +61,7 @@ class TorchMaskKernels:
         hooks trees onto the smallest label in each pixel's 3x3 neighbourhood, then compresses
         paths by pointer jumping, so the rounds grow with the logarithm of a component's extent.
         """
-        batch, channels, height, width = mask.shape
+        height, width = mask.shape[-2:]
         pixels = height * width
         foreground = (mask != 0).reshape(-1, pixels)
         # parent[p]: the flat index of a pixel of p's component (p itself at first); background and

@@ -13,7 +13,11 @@ import torch.nn.functional as F
 from transformers.models.sam3_video import modeling_sam3_video
 
 from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
-from sam3_ros.engine.mask_kernels import TORCH_KERNELS, TorchMaskKernels, install_mask_kernels
+from sam3_ros.engine.mask_kernels import (
+    TORCH_KERNELS,
+    TorchMaskKernels,
+    install_mask_kernels,
+)
 from sam3_ros.engine.model_loading import load_sam3
 from sam3_ros.engine.prompt_registry import PromptRequest
 from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, build_tiny_sam3

@@ -45,7 +45,7 @@ def test_prompts_parameter_and_service_changes_racing_each_other_stay_consistent
         futures = [set_prompts.call_async(by_service)]
         time.sleep(round_ * RACE_STEP_S)  # somewhere in these rounds it lands while the call mirrors its set
         futures.append(set_parameters.call_async(SetParameters.Request(parameters=[by_parameter])))
-        client.spin_until(lambda: all(f.done() for f in futures), 30.0, f"both changes of round {round_}")
+        client.spin_until(lambda futures=futures: all(f.done() for f in futures), 30.0, f"both changes of round {round_}")
         assert futures[0].result().success and futures[1].result().results[0].successful
 
         active = [p.text for p in client.get_prompts()]
