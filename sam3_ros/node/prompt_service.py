@@ -14,10 +14,21 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.parameter import Parameter
 
 from sam3_ros.engine.concept_tracker import ConceptTracker
-from sam3_ros.engine.prompt_registry import PromptError, PromptRequest, check_exemplars_inside
-from sam3_ros.node.message_conversion import active_prompt_msgs, prompt_requests_from_msgs
+from sam3_ros.engine.prompt_registry import (
+    PromptError,
+    PromptRequest,
+    check_exemplars_inside,
+)
+from sam3_ros.node.message_conversion import (
+    active_prompt_msgs,
+    prompt_requests_from_msgs,
+)
 from sam3_ros.node.parameters import NodeConfig
-from sam3_ros.node.prompt_state_file import StateFileError, read_prompt_state, write_prompt_state
+from sam3_ros.node.prompt_state_file import (
+    StateFileError,
+    read_prompt_state,
+    write_prompt_state,
+)
 from sam3_ros.node.request_rate_limit import RequestRateLimiter
 from sam3_ros.srv import SetPrompts
 
