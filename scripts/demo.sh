@@ -2,6 +2,7 @@
 # Set up everything (first run: a few minutes) and run the demo: the sam3 node on real footage
 # (bikes.mp4) with the prompts "person" and "bicycle"; writes output/demo.mp4 and output/summary.json.
 # Extra arguments go to the demo, e.g.  bash scripts/demo.sh --model /path/to/sam3 --prompts person
+# ROS_DISTRO=jazzy runs it on ROS 2 Jazzy's wheels (default: kilted), in that distro's environment.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
