@@ -54,7 +54,12 @@ from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.model_loading import resolve_device, resolve_dtype
 from sam3_ros.engine.prompt_registry import PromptRequest
 from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel
-from sam3_ros.engine.tiny_model import build_tiny_sam3, build_tiny_tokenizer, make_detections_confident
+from sam3_ros.engine.tiny_model import (
+    build_tiny_sam3,
+    build_tiny_tokenizer,
+    make_detections_confident,
+    tiny_sam3_config,
+)
 from sam3_ros.engine.vision_backends import VISION_BACKENDS, apply_vision_backend
 
 PROMPT_TEXTS = ("person", "bicycle", "car", "bag", "helmet", "tree", "sign", "window")
@@ -84,12 +89,43 @@ def footage(resolution: tuple[int, int], count: int) -> list[np.ndarray]:
     return [resized[i % len(resized)] for i in range(count)]
 
 
+def build_real_layer_count_tiny_sam3(num_queries: int):
+    """The tiny model's widths with the full-size SAM 3's layer counts, randomly initialised.
+
+    Its per-frame operator and sync counts are the full-size model's (the same layers and loops),
+    at a fraction of the arithmetic: ViT layers and global-attention layers, DETR encoder and
+    decoder layers, text encoder layers, memory attention and memory fuser layers, num_maskmem
+    and max_object_pointers_in_encoder are taken from transformers' Sam3VideoConfig defaults.
+    """
+    tokenizer = build_tiny_tokenizer()
+    torch.manual_seed(0)
+    config = tiny_sam3_config(len(tokenizer.get_vocab()), num_queries=num_queries)
+    full = Sam3VideoConfig()
+    full_backbone = full.detector_config.vision_config.backbone_config
+    for vision in (config.detector_config.vision_config, config.tracker_config.vision_config):
+        vision.backbone_config.num_hidden_layers = full_backbone.num_hidden_layers
+        vision.backbone_config.global_attn_indexes = list(full_backbone.global_attn_indexes)
+    detector, full_detector = config.detector_config, full.detector_config
+    detector.detr_encoder_config.num_layers = full_detector.detr_encoder_config.num_layers
+    detector.detr_decoder_config.num_layers = full_detector.detr_decoder_config.num_layers
+    detector.text_config.num_hidden_layers = full_detector.text_config.num_hidden_layers
+    for name in ("memory_attention_num_layers", "memory_fuser_num_layers", "num_maskmem", "max_object_pointers_in_encoder"):
+        setattr(config.tracker_config, name, getattr(full.tracker_config, name))
+    model = StreamingSam3VideoModel(config).eval()
+    make_detections_confident(model)
+    return model, tokenizer
+
+
 def load_models(args, device: torch.device, dtype: torch.dtype):
     """(engine model, plain Sam3VideoModel with the same weights, tokenizer, description)."""
     if args.tiny:
         per_prompt = max(math.ceil(objects / prompts) for prompts, objects in args.grid)
-        engine_model, tokenizer = build_tiny_sam3(num_queries=per_prompt)
-        description = f"tiny-random (tests' untrained SAM 3, {per_prompt} detector queries)"
+        if args.real_layer_counts:
+            engine_model, tokenizer = build_real_layer_count_tiny_sam3(num_queries=per_prompt)
+            description = f"tiny width, full-size layer counts, random weights ({per_prompt} detector queries)"
+        else:
+            engine_model, tokenizer = build_tiny_sam3(num_queries=per_prompt)
+            description = f"tiny-random (tests' untrained SAM 3, {per_prompt} detector queries)"
     else:
         try:
             engine_model = StreamingSam3VideoModel.from_pretrained(args.model, dtype=dtype)
@@ -209,6 +245,22 @@ def environment(device: torch.device) -> dict:
     return info
 
 
+def parse_checked(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """Parse; check the frame counts; set torch's CPU threads (--threads)."""
+    args = parser.parse_args(argv)
+    if args.frames < 1 or args.warmup < 0:
+        parser.error("--frames must be at least 1 and --warmup at least 0")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
+
+
+def write_report(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 def format_memory(memory: dict) -> str:
     if memory["start"] is None:
         return "n/a"
@@ -236,6 +288,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="facebook/sam3", help="hub id or directory of SAM 3 weights")
     parser.add_argument("--tiny", action="store_true", help="the tiny untrained model on the CPU (figures mean nothing)")
+    parser.add_argument("--real-layer-counts", action="store_true",
+                        help="with --tiny: the tiny widths with the full-size model's layer counts")
     parser.add_argument("--device", default=None, help="auto (default; cpu with --tiny), cpu, cuda, cuda:N")
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16")
     parser.add_argument("--resolution", type=parse_resolution, default=(1280, 720), help="camera resolution WxH")
@@ -248,12 +302,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--profile", action="store_true", help="also show where the engine's milliseconds go")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
-    args = parser.parse_args(argv)
-    if args.frames < 1 or args.warmup < 0:
-        parser.error("--frames must be at least 1 and --warmup at least 0")
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_checked(parser, argv)
     device = resolve_device(args.device or ("cpu" if args.tiny else "auto"))
     dtype = resolve_dtype(args.dtype, device)
     meaningless = args.tiny or device.type != "cuda"
@@ -326,9 +375,7 @@ def main(argv=None) -> int:
             "object_control": object_control,
             "points": points,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_report(args.json, report)
     return 0
 
 
