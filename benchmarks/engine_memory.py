@@ -7,6 +7,10 @@ bytes) every --every frames, the least-squares slope of RSS over the second half
 exits non-zero if the session footprint changed after warm-up or RSS grew faster than --max-slope
 KiB per 1000 frames. Re-conditioning is forced every 2 frames and prompts change every 1000 frames,
 so every kind of state the session can accumulate is exercised.
+
+`--tracemalloc` also traces Python allocations and prints, at every report after warm-up (the
+first --every frames), the source lines whose memory grew most since then: where a growth of
+Python objects comes from. Tensor storage and native libraries are not traced (RSS covers them).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import resource
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 import torch
@@ -38,13 +43,16 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=5000)
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--max-slope", type=float, default=256.0, help="KiB of RSS per 1000 frames")
+    parser.add_argument("--tracemalloc", action="store_true", help="attribute Python memory growth to source lines")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     model, tokenizer = build_tiny_sam3(recondition_every_nth_frame=2, high_conf_thresh=0.0, high_iou_thresh=0.0)
     engine = ConceptTracker(model, tokenizer, TrackerSettings(confirm_frames=2, max_lost_frames=5))
     clip = [np.ascontiguousarray(f[::4, ::4]) for f in read_rgb_frames(bikes_video_path())[0]]
-    samples, warm_footprint = [], None
+    samples, warm_footprint, warm_snapshot = [], None, None
+    if args.tracemalloc:
+        tracemalloc.start(1)
     start = time.perf_counter()
     print(f"{'frame':>7} {'rss MiB':>9} {'cuda MiB':>9} {'tensors KiB':>12} {'outputs':>8} {'ids':>5} {'ms/frame':>9}")
     for index in range(args.frames):
@@ -61,6 +69,9 @@ def main() -> int:
                   f"{footprint['frame_outputs']:>8} {ids:>5} {elapsed_ms:>9.1f}", flush=True)
             if index + 1 == args.every:
                 warm_footprint = footprint
+                warm_snapshot = tracemalloc.take_snapshot() if args.tracemalloc else None
+            elif warm_snapshot is not None:
+                print_python_growth(warm_snapshot, tracemalloc.take_snapshot(), index + 1 - args.every)
     frames, rss = np.array(samples).T
     half = len(frames) // 2
     slope = np.polyfit(frames[half:], rss[half:], 1)[0] * 1000 * 1024 if len(frames) - half >= 2 else 0.0
@@ -73,6 +84,18 @@ def main() -> int:
         return 1
     print("OK: memory is flat")
     return 0
+
+
+def print_python_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, frames: int, top: int = 6) -> None:
+    """The source lines whose traced Python memory grew most over `frames` frames, and the total."""
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    before, after = before.filter_traces(ignore), after.filter_traces(ignore)
+    total = sum(s.size for s in after.statistics("filename")) - sum(s.size for s in before.statistics("filename"))
+    print(f"traced Python memory after warm-up: {total / 2**20:+.3f} MiB over {frames} frames "
+          f"({total / 2**20 / max(frames, 1) * 1000:+.4f} MiB per 1000 frames); largest changes by line:")
+    for stat in after.compare_to(before, "lineno")[:top]:
+        frame = stat.traceback[0]
+        print(f"  {stat.size_diff / 1024:+10.1f} KiB {stat.count_diff:+8d} blocks  {frame.filename}:{frame.lineno}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from visualization_msgs.msg import MarkerArray
 
 from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
 from sam3_ros.node.image_conversion import image_msg_from_array
-from sam3_ros.node.node_process import NodeProcess
+from sam3_ros.node.node_process import NodeProcess, use_large_image_transport
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARAMS_FILE = REPO_ROOT / "config" / "sam3.yaml"
@@ -139,6 +139,7 @@ def run(args) -> dict:
         domain_id=domain_id,
         env=dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", HF_HUB_OFFLINE="1"),
     )
+    use_large_image_transport()
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain_id)
     counters = Counters()

@@ -6,14 +6,18 @@
 
 The node is a managed (lifecycle) node; autostart:=false leaves it unconfigured for a lifecycle
 manager (or `ros2 lifecycle set /sam3 configure` and `activate`).
+
+Fast DDS gets the package's profile for camera-sized images (config/fastdds_large_images.xml)
+unless FASTDDS_DEFAULT_PROFILES_FILE is set or fastdds_profile:=... names another; the camera
+driver's process needs the same profile (README "Camera-sized images").
 """
 
 import os
 from typing import List
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
@@ -21,7 +25,9 @@ from launch import LaunchDescription
 
 
 def generate_launch_description():
-    default_params = os.path.join(get_package_share_directory("sam3_ros"), "config", "sam3.yaml")
+    share = get_package_share_directory("sam3_ros")
+    default_params = os.path.join(share, "config", "sam3.yaml")
+    large_images_profile = os.path.join(share, "config", "fastdds_large_images.xml")
     arguments = [
         DeclareLaunchArgument("camera_topic", default_value="/camera/image_raw", description="sensor_msgs/Image topic to segment"),
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the sam3 node"),
@@ -38,7 +44,17 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "depth_info_topic", default_value="/camera/aligned_depth_to_color/camera_info", description="CameraInfo of that depth image"
         ),
+        DeclareLaunchArgument(
+            "fastdds_profile",
+            # a profile already chosen wins, also under Fast DDS's older variable name
+            default_value=EnvironmentVariable(
+                "FASTDDS_DEFAULT_PROFILES_FILE",
+                default_value=EnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE", default_value=large_images_profile),
+            ),
+            description="Fast DDS XML profile (default: the package's 64 MB shared-memory profile for camera-sized images)",
+        ),
     ]
+    transport = SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", LaunchConfiguration("fastdds_profile"))
     node = Node(
         package="sam3_ros",
         executable="sam3_ros",
@@ -61,4 +77,4 @@ def generate_launch_description():
         output="screen",
         emulate_tty=True,
     )
-    return LaunchDescription(arguments + [node])
+    return LaunchDescription(arguments + [transport, node])

@@ -91,3 +91,10 @@ new = sorted(p for p in b.get_ros_paths().split(os.pathsep) if p and p not in ol
 print(os.pathsep.join(old + new))')"
 export LD_LIBRARY_PATH
 export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
+
+# 5. Camera-sized images between processes: Fast DDS's default 512 KB shared-memory segment
+#    makes best-effort frames above ~0.5 MB arrive only now and then (README "Camera-sized
+#    images"). Use the package's profile (64 MB segment) unless a profile is already chosen.
+if [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ] && [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}" ]; then
+  export FASTDDS_DEFAULT_PROFILES_FILE="$SAM3_ROS_ROOT/config/fastdds_large_images.xml"
+fi

@@ -27,7 +27,7 @@ from sam3_ros.engine.model_loading import DEFAULT_MODEL, HOW_TO_GET_WEIGHTS
 from sam3_ros.engine.tiny_model import TINY_MODEL_NAME
 from sam3_ros.msg import InstanceArray
 from sam3_ros.node.image_conversion import rgb_from_image_msg
-from sam3_ros.node.node_process import NodeProcess
+from sam3_ros.node.node_process import NodeProcess, use_large_image_transport
 from sam3_ros.outputs.mp4_writer import Mp4Writer
 from sam3_ros.srv import GetPrompts
 
@@ -103,6 +103,7 @@ def run(model: str, prompts: list[str], output_dir: Path) -> dict:
         parameters={"model": model, "prompts": prompts},
         remappings={"image": CAMERA_TOPIC},
     )
+    use_large_image_transport()  # this process's recorder and the node's children alike
     rclpy.init()
     recorder = DemoRecorder(output_dir / "demo.mp4")
     player = None

@@ -18,6 +18,7 @@ import torch
 from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
 
 from sam3_ros.engine.frame_preprocessing import frame_to_pixel_values, validate_frame
+from sam3_ros.engine.frame_rollback import SessionCheckpoint
 from sam3_ros.engine.frame_result import FrameResult, PromptSummary, TrackedInstance
 from sam3_ros.engine.mask_postprocessing import (
     download_masks,
@@ -267,13 +268,20 @@ class ConceptTracker:
             exemplars = {p.id: self._exemplar_tensors(p, width, height) for p in prompts if p.exemplars}
             self._model.prepare_frame(exemplars)
             frame_idx = self._session_frame
-            output = self._model(inference_session=self._session, frame=pixel_values, frame_idx=frame_idx)
-            self._session_frame += 1
-            for prompt_id in exemplars:
+            checkpoint = SessionCheckpoint(self._session, self._ids)
+            try:
+                output = self._model(inference_session=self._session, frame=pixel_values, frame_idx=frame_idx)
+                self._session_frame += 1
+                presence = torch.stack([self._model.presence_scores[p.id] for p in prompts])
+                instances, presence = self._instances(output, presence, frame_idx, height, width)
+                self._memory.prune(self._session, frame_idx)
+            except BaseException:
+                # All or nothing: the next frame continues from the state before this one.
+                checkpoint.restore(self._session, self._ids)
+                self._session_frame = frame_idx
+                raise
+            for prompt_id in exemplars:  # used; kept for the next frame if this one failed
                 self.prompts.set_exemplars(prompt_id, ())
-            presence = torch.stack([self._model.presence_scores[p.id] for p in prompts])
-            instances, presence = self._instances(output, presence, frame_idx, height, width)
-            self._memory.prune(self._session, frame_idx)
             summaries = tuple(
                 PromptSummary(p.id, p.text, score, sum(1 for i in instances if i.prompt_id == p.id))
                 for p, score in zip(prompts, presence)

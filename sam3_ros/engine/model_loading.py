@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoTokenizer
 
+from sam3_ros.engine.mask_kernels import install_mask_kernels
 from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel
 from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, build_tiny_sam3
 from sam3_ros.engine.vision_backends import apply_vision_backend, check_vision_backend
@@ -63,6 +64,8 @@ def load_sam3(
     `vision_backend` (pytorch, compile, tensorrt) selects how the vision backbone runs; one that
     cannot run here falls back to pytorch with a log line, and `model.vision_backend` says which
     one is in use (see sam3_ros.engine.vision_backends). An unknown name raises ValueError.
+    `model.mask_kernels` says which implementation runs detection NMS and hole filling (see
+    sam3_ros.engine.mask_kernels).
     """
     check_vision_backend(vision_backend)
     torch_device = resolve_device(device)
@@ -77,4 +80,5 @@ def load_sam3(
             raise ModelLoadError(f"could not load SAM 3 from '{model}': {error}\n{HOW_TO_GET_WEIGHTS}") from error
     sam3 = sam3.to(torch_device, dtype=torch_dtype).eval()
     apply_vision_backend(sam3, vision_backend, cache_dir=tensorrt_cache_dir)
+    sam3.mask_kernels = install_mask_kernels(torch_device)
     return sam3, tokenizer

@@ -2,11 +2,13 @@
 
 Upstream's streaming path caps objects globally and first-come (the first prompt can take every
 slot), does not return the detector's per-prompt presence score, passes only text to the
-detector, and runs the detector once per prompt and the tracker once per object. This subclass
-changes none of the model's maths: it matches detections to tracks with one host transfer and
-admits new ones per prompt (`association`), runs the detector batched over prompts (`batched_detector`, which also
-gives the presence scores and takes exemplar boxes) and the tracker batched over objects
-(`batched_tracker`).
+detector, runs the detector once per prompt and the tracker once per object, and turns tracker
+scores into probabilities in the model's dtype (in bfloat16 every confident score rounds to exactly
+1.0, so scores tie). This subclass changes none of the model's maths: it matches detections to
+tracks with one host transfer and admits new ones per prompt (`association`), runs the detector
+batched over prompts (`batched_detector`, which also gives the presence scores and takes exemplar
+boxes) and the tracker batched over objects (`batched_tracker`), and hands tracker score logits on
+in float32.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class StreamingSam3VideoModel(Sam3VideoModel):
             self.tracker_model, inference_session, frame_idx, reverse, run_mem_encoder=False
         )
         low_res_masks = fill_holes_in_mask_scores(pred_masks, max_area=self.fill_hole_area, fill_holes=True, remove_sprinkles=True)
-        return low_res_masks.squeeze(1), object_score_logits.squeeze(1)
+        # Upstream applies the sigmoid to these logits: in float32, confident scores stay distinct.
+        return low_res_masks.squeeze(1), object_score_logits.squeeze(1).float()
 
     def _tracker_add_new_objects(self, inference_session, frame_idx: int, new_obj_ids, new_obj_masks, reverse: bool = False):
         """Upstream's addition of new objects (their masks as inputs), with the others' step batched."""

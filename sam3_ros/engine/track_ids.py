@@ -74,6 +74,11 @@ class TrackIdBook:
         for obj_id in obj_ids:
             self._tracks.pop(obj_id, None)
 
+    def restore(self, earlier: TrackIdBook) -> None:
+        """Go back to the tracks of `earlier` (a copy of this book) but keep counting public ids from here."""
+        self._tracks = earlier._tracks
+        self.confirm_frames, self.max_lost_frames = earlier.confirm_frames, earlier.max_lost_frames
+
     def clear(self) -> None:
         """Forget every track but keep counting ids, so none is ever handed out twice."""
         self._tracks.clear()

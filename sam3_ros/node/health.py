@@ -49,7 +49,7 @@ class HealthMonitor:
         self._lock = threading.Lock()
         self._state = "unconfigured"
         self._configure_error = ""
-        self._model = self._device = self._dtype = "n/a"
+        self._model = self._device = self._dtype = self._mask_kernels = "n/a"
         self._use_depth = False
         # Since the last report: the window the rates and latencies are about.
         self._window_start = now
@@ -71,12 +71,15 @@ class HealthMonitor:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def configured(self, model: str, device: str, dtype: str, use_depth: bool, stall_timeout_s: float) -> None:
+    def configured(
+        self, model: str, device: str, dtype: str, use_depth: bool, stall_timeout_s: float, mask_kernels: str = "n/a"
+    ) -> None:
         if stall_timeout_s <= 0:
             raise ValueError(f"stall_timeout must be positive, got {stall_timeout_s}")
         with self._lock:
             self._state, self._configure_error = "inactive", ""
             self._model, self._device, self._dtype, self._use_depth = model, device, dtype, use_depth
+            self._mask_kernels = mask_kernels
             self.stall_timeout_s = stall_timeout_s
 
     def configure_failed(self, reason: str) -> None:
@@ -96,7 +99,7 @@ class HealthMonitor:
     def cleaned_up(self) -> None:
         with self._lock:
             self._state = "unconfigured"
-            self._device = self._dtype = "n/a"
+            self._device = self._dtype = self._mask_kernels = "n/a"
 
     # -- frames ------------------------------------------------------------------------------------
 
@@ -163,6 +166,7 @@ class HealthMonitor:
                 ("model", self._model),
                 ("device", self._device),
                 ("dtype", self._dtype),
+                ("mask NMS and hole filling", self._mask_kernels),
                 ("input rate (Hz)", _rate(window.received, seconds)),
                 ("processed rate (Hz)", _rate(window.processed, seconds)),
                 ("dropped frames", str(window.dropped)),

@@ -25,6 +25,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -50,10 +51,10 @@ from sam3_ros.node.message_conversion import (
     diagnostic_array_from_report,
     instance_array_from_result,
 )
-from sam3_ros.node.out_of_memory import ObjectCaps, OutOfMemoryBackoff, is_out_of_memory
+from sam3_ros.node.out_of_memory import FrameFailure, ObjectCaps, OutOfMemoryBackoff
 from sam3_ros.node.parameters import NodeConfig, declare_parameters, read_config
 from sam3_ros.node.prompt_service import PromptService
-from sam3_ros.node.ros_process import spin_until_done
+from sam3_ros.node.ros_process import init_rclpy, spin_until_done
 from sam3_ros.node.rviz_markers import delete_all_markers, markers_for_instances
 from sam3_ros.node.synchronised_input import SynchronisedSubscriptions
 from sam3_ros.outputs.debug_overlay import draw_overlay
@@ -69,6 +70,12 @@ DEPTH_TOPIC, DEPTH_INFO_TOPIC = "depth/image", "depth/camera_info"
 _EXIT_DELAY_S = 0.5
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+# Requests wait in this queue while one is served (each waits up to a frame for the engine);
+# rclpy's default of 10 loses the rest of a burst of concurrent calls, unanswered.
+SERVICE_QUEUE_DEPTH = 256
+_SERVICE_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
+)
 
 
 @dataclass(frozen=True)
@@ -160,8 +167,13 @@ class Sam3Node(LifecycleNode):
         self._banner = UNTRAINED_BANNER if config.model == TINY_MODEL_NAME else ""
         self._interfaces = self._create_interfaces(config)
         dtype = str(engine.dtype).removeprefix("torch.")
-        self.health.configured(config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout)
-        self.get_logger().info(f"configured (inactive, vision backbone: {model.vision_backend}): activate to start processing")
+        self.health.configured(
+            config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout, model.mask_kernels
+        )
+        self.get_logger().info(
+            f"configured (inactive, vision backbone: {model.vision_backend}, mask NMS and hole filling: "
+            f"{model.mask_kernels}): activate to start processing"
+        )
         return SUCCESS
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
@@ -188,7 +200,10 @@ class Sam3Node(LifecycleNode):
                 on_set=self._on_synchronised,
                 on_first=self._on_colour_image,
             )
-        services = MutuallyExclusiveCallbackGroup()
+        # The node's default group also serves the parameter and lifecycle services: prompt changes
+        # from the prompt services, `ros2 param set prompts` and configure then run one at a time,
+        # so a service call mirroring its set into `prompts` never interleaves with a change of it.
+        services = self.default_callback_group
         return _Interfaces(
             instances=self.create_lifecycle_publisher(InstanceArray, "~/instances", 10),
             label=self.create_lifecycle_publisher(Image, "~/label_image", 5),
@@ -198,8 +213,12 @@ class Sam3Node(LifecycleNode):
             image_sub=image_sub,
             synchronised=synchronised,
             services=[
-                self.create_service(SetPrompts, "~/set_prompts", self.prompt_service.on_set_prompts, callback_group=services),
-                self.create_service(GetPrompts, "~/get_prompts", self.prompt_service.on_get_prompts, callback_group=services),
+                self.create_service(
+                    SetPrompts, "~/set_prompts", self.prompt_service.on_set_prompts, qos_profile=_SERVICE_QOS, callback_group=services
+                ),
+                self.create_service(
+                    GetPrompts, "~/get_prompts", self.prompt_service.on_get_prompts, qos_profile=_SERVICE_QOS, callback_group=services
+                ),
             ],
         )
 
@@ -325,11 +344,17 @@ class Sam3Node(LifecycleNode):
             self.health.image_rejected(str(error))
             return
         except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
-            if is_out_of_memory(error):
-                self._on_out_of_memory(engine, error)
+            failure = FrameFailure.from_error(error)
+        else:
+            failure = None
+        # Handled here, once the exception is gone: its traceback holds the failed frame's tensors,
+        # which emptying the CUDA cache could not give back while it lives.
+        if failure is not None:
+            if failure.out_of_memory:
+                self._on_out_of_memory(engine, failure.description)
             else:
-                self.get_logger().error(f"inference failed, frame skipped: {error!r}", throttle_duration_sec=_THROTTLE_S)
-                self.health.inference_failed(repr(error))
+                self.get_logger().error(f"inference failed, frame skipped: {failure.description}", throttle_duration_sec=_THROTTLE_S)
+                self.health.inference_failed(failure.description)
             return
         self._out_of_memory.frame_succeeded()
         self.last_frame_size = (result.width, result.height)
@@ -349,10 +374,10 @@ class Sam3Node(LifecycleNode):
             if markers.markers:
                 interfaces.markers.publish(markers)
 
-    def _on_out_of_memory(self, engine: ConceptTracker, error: BaseException) -> None:
+    def _on_out_of_memory(self, engine: ConceptTracker, error: str) -> None:
         """Skip the frame; after a run of them, halve the object caps instead of failing for ever."""
-        self.get_logger().error(f"out of memory, frame skipped: {error!r}", throttle_duration_sec=_THROTTLE_S)
-        self.health.out_of_memory(repr(error))
+        self.get_logger().error(f"out of memory, frame skipped: {error}", throttle_duration_sec=_THROTTLE_S)
+        self.health.out_of_memory(error)
         gc.collect()
         if engine.device.type == "cuda":
             torch.cuda.empty_cache()
@@ -401,13 +426,16 @@ class Sam3Node(LifecycleNode):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
+    init_rclpy(args)
     try:
         node = Sam3Node()
     except (ParameterException, ValueError) as error:  # a parameter value outside its declared range
         rclpy.logging.get_logger("sam3").fatal(str(error))
         rclpy.try_shutdown()
         raise SystemExit(1) from error
+    except KeyboardInterrupt:  # Ctrl-C while autostart was loading the model
+        rclpy.try_shutdown()
+        return
     spin_until_done(node, MultiThreadedExecutor(num_threads=3), done=node.finished)
 
 

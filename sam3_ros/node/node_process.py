@@ -2,7 +2,8 @@
 
 The demo, the soak benchmark and the node tests start the node (and the footage player) this
 way, exactly as documented: the installed executable with `--ros-args`, stopped with SIGINT as
-Ctrl-C or `ros2 launch` would, and killed only if that hangs.
+Ctrl-C or `ros2 launch` would, and killed only if that hangs. Children get the package's Fast DDS
+profile for camera-sized images (`use_large_image_transport`) unless the caller chose one.
 """
 
 from __future__ import annotations
@@ -12,16 +13,31 @@ import signal
 import subprocess
 from pathlib import Path
 
-from ament_index_python.packages import get_package_prefix
+from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
 PACKAGE = "sam3_ros"
 NODE_EXECUTABLE = "sam3_ros"
 STOP_TIMEOUT_S = 30.0
+# Fast DDS reads its XML profile from the first; the second is its older, deprecated name.
+FASTDDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+LARGE_IMAGES_PROFILE = "fastdds_large_images.xml"
 
 
 def executable_path(name: str) -> Path:
     """Where `ros2 run sam3_ros NAME` finds NAME, in a colcon install or a ROS distro."""
     return Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE / name
+
+
+def use_large_image_transport(environment=os.environ) -> None:
+    """Point Fast DDS at the package's profile (64 MB shared-memory segment) unless a profile is set.
+
+    Fast DDS's default 512 KB segment sends larger samples over UDP in fragments, and a camera's
+    best-effort QoS then loses most frames above about 0.5 MB. Every process of the graph needs
+    it: call it on os.environ before rclpy.init, and children of NodeProcess get it too.
+    """
+    if not any(environment.get(name) for name in FASTDDS_PROFILE_VARIABLES):
+        profile = Path(get_package_share_directory(PACKAGE)) / "config" / LARGE_IMAGES_PROFILE
+        environment[FASTDDS_PROFILE_VARIABLES[0]] = str(profile)
 
 
 def ros_argument(value) -> str:
@@ -68,6 +84,7 @@ class NodeProcess:
         full_env = dict(os.environ if env is None else env)
         # Unbuffered, uncoloured output, so the log is complete and greppable when read mid-run.
         full_env.update(PYTHONUNBUFFERED="1", RCUTILS_LOGGING_BUFFERED_STREAM="0", RCUTILS_COLORIZED_OUTPUT="0")
+        use_large_image_transport(full_env)
         if domain_id is not None:
             full_env["ROS_DOMAIN_ID"] = str(domain_id)
         self._log_file = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process

@@ -26,6 +26,22 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 @dataclass(frozen=True)
+class FrameFailure:
+    """What the node reports about a failed frame, without the exception.
+
+    The exception's traceback references every frame of the failed call and so its tensors: the
+    node frees memory (gc, the CUDA cache) only once the exception is gone, keeping this instead.
+    """
+
+    description: str
+    out_of_memory: bool
+
+    @classmethod
+    def from_error(cls, error: BaseException) -> FrameFailure:
+        return cls(repr(error), is_out_of_memory(error))
+
+
+@dataclass(frozen=True)
 class ObjectCaps:
     total: int
     per_prompt: int

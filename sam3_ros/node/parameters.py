@@ -54,7 +54,7 @@ PARAMETERS = {
     "out_of_memory_streak": (3, "Consecutive out-of-memory frames after which the object caps are halved (not below 1)", _int(1, 1000)),
     "state_file": ("", "JSON file that keeps the active prompt set across restarts (written atomically on every change, read at configure, wins over `prompts`); empty = off", {}),
     "image_qos_reliability": ("best_effort", "Image subscription reliability: best_effort (sensor data) or reliable", {}),
-    "image_qos_depth": (1, "Image subscription queue depth", _int(1, 100)),
+    "image_qos_depth": (5, "Image subscription queue depth (the node still processes only the newest image; older ones are counted as dropped)", _int(1, 100)),
     "use_compressed": (False, "Subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image", {}),
     "publish_label_image": (True, "Publish ~/label_image (16UC1 track ids) when someone subscribes", {}),
     "publish_debug_image": (True, "Publish ~/debug_image (rgb8 overlay) when someone subscribes", {}),

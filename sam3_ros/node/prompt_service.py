@@ -7,16 +7,28 @@ by a cleanup, a restart or a kill. Requests are rate-limited and checked before 
 
 from __future__ import annotations
 
+import threading
 import time
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.parameter import Parameter
 
 from sam3_ros.engine.concept_tracker import ConceptTracker
-from sam3_ros.engine.prompt_registry import PromptError, PromptRequest, check_exemplars_inside
-from sam3_ros.node.message_conversion import active_prompt_msgs, prompt_requests_from_msgs
+from sam3_ros.engine.prompt_registry import (
+    PromptError,
+    PromptRequest,
+    check_exemplars_inside,
+)
+from sam3_ros.node.message_conversion import (
+    active_prompt_msgs,
+    prompt_requests_from_msgs,
+)
 from sam3_ros.node.parameters import NodeConfig
-from sam3_ros.node.prompt_state_file import StateFileError, read_prompt_state, write_prompt_state
+from sam3_ros.node.prompt_state_file import (
+    StateFileError,
+    read_prompt_state,
+    write_prompt_state,
+)
 from sam3_ros.node.request_rate_limit import RequestRateLimiter
 from sam3_ros.srv import SetPrompts
 
@@ -30,7 +42,9 @@ class PromptService:
         self._node = node
         self._logger = node.get_logger()
         self._rate_limiter = RequestRateLimiter(0.0, time.monotonic())  # set at configure
-        self._syncing_prompt_parameter = False
+        # Set only in the thread that mirrors the set into `prompts` (set_parameters runs the
+        # callback in the calling thread): a change from any other thread is always applied.
+        self._mirroring = threading.local()
         node.add_on_set_parameters_callback(self.on_set_parameters)
 
     def configured(self, engine: ConceptTracker, config: NodeConfig) -> None:
@@ -130,18 +144,18 @@ class PromptService:
     def sync_prompt_parameter(self, engine: ConceptTracker) -> None:
         """Keep the `prompts` parameter equal to the active set, so a cleanup, a restart or a dump keeps it."""
         texts = [p.text for p in engine.active_prompts()]
-        self._syncing_prompt_parameter = True
+        self._mirroring.active = True
         try:
             self._node.set_parameters([Parameter("prompts", Parameter.Type.STRING_ARRAY, texts)])
         finally:
-            self._syncing_prompt_parameter = False
+            self._mirroring.active = False
 
     def on_set_parameters(self, parameters) -> SetParametersResult:
         """`prompts` replaces the prompt set at any time; the others are read at configure."""
         engine = self._node.engine
         for parameter in parameters:
             if parameter.name == "prompts":
-                if engine is not None and not self._syncing_prompt_parameter:
+                if engine is not None and not getattr(self._mirroring, "active", False):
                     try:
                         engine.replace_prompts([PromptRequest(text) for text in parameter.value or []])
                     except PromptError as error:

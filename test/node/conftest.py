@@ -49,7 +49,7 @@ from visualization_msgs.msg import MarkerArray
 
 from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
 from sam3_ros.node.image_conversion import image_msg_from_array
-from sam3_ros.node.node_process import NodeProcess
+from sam3_ros.node.node_process import NodeProcess, use_large_image_transport
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PARAMS_FILE = REPO_ROOT / "config" / "sam3.yaml"
@@ -71,6 +71,11 @@ DOMAIN_PROBE_S = 1.0  # how long to look for other nodes on a candidate ROS_DOMA
 # Domain ids 1..101 map to DDS ports below Linux's ephemeral port range (32768+), so they cannot
 # collide with sockets other programs happen to open (ROS 2 docs, "The ROS_DOMAIN_ID").
 _DOMAIN_IDS = range(20, 102)
+
+
+# This process and every node it starts use the package's Fast DDS profile, as activate.sh and the
+# launch file arrange for users: without it, camera-sized frames rarely arrive between processes.
+use_large_image_transport()
 
 
 def _params_from_yaml() -> dict:
