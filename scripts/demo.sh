@@ -4,6 +4,9 @@
 # Extra arguments go to the demo, e.g.  bash scripts/demo.sh --model /path/to/sam3 --prompts person
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# A first set-up takes the light torch set (no torchvision: exemplar boxes are refused); an existing
+# .venv keeps its set. SAM3_TORCH=full bash scripts/demo.sh gets torch with torchvision.
+[ -n "${SAM3_TORCH:-}" ] || [ -d "$ROOT/.venv" ] || export SAM3_TORCH=light
 bash "$ROOT/scripts/setup.sh"
 # shellcheck disable=SC1091
 source "$ROOT/scripts/activate.sh"
