@@ -1,7 +1,8 @@
 """The concept-tracking engine: frames in, tracked instances of every prompted concept out.
 
-One SAM 3 streaming session holds one tracker memory per object for all prompts; the vision
-backbone runs once per frame and the detector once per prompt. Prompts change between frames
+One SAM 3 streaming session holds one tracker memory per object for all prompts; per frame the
+vision backbone runs once, the detector once for all prompts and the tracker once per memory
+shape for all objects (see streaming_sam3). Prompts change between frames
 without touching other prompts' objects. This module never imports rclpy: the ROS node is glue.
 """
 
@@ -12,12 +13,18 @@ import io
 import threading
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
 
 from sam3_ros.engine.frame_preprocessing import frame_to_pixel_values, validate_frame
 from sam3_ros.engine.frame_result import FrameResult, PromptSummary, TrackedInstance
-from sam3_ros.engine.mask_postprocessing import boxes_from_masks, keep_one_owner_per_pixel, masks_at_source_size
+from sam3_ros.engine.mask_postprocessing import (
+    download_masks,
+    keep_one_owner_per_pixel,
+    upsample_in_region,
+    visibility_and_boxes,
+)
 from sam3_ros.engine.prompt_registry import Prompt, PromptError, PromptRegistry, PromptRequest
 from sam3_ros.engine.track_ids import TrackIdBook
 from sam3_ros.engine.track_memory import TrackMemory
@@ -258,16 +265,15 @@ class ConceptTracker:
                 return FrameResult(stamp, width, height, self._frames_seen, (), ())
             pixel_values = frame_to_pixel_values(frame, self._image_size, self.device, self.dtype)
             exemplars = {p.id: self._exemplar_tensors(p, width, height) for p in prompts if p.exemplars}
-            self._model.prepare_frame(list(self._session.prompts), exemplars)
+            self._model.prepare_frame(exemplars)
             frame_idx = self._session_frame
             output = self._model(inference_session=self._session, frame=pixel_values, frame_idx=frame_idx)
             self._session_frame += 1
             for prompt_id in exemplars:
                 self.prompts.set_exemplars(prompt_id, ())
-            instances = self._instances(output, frame_idx, height, width)
+            presence = torch.stack([self._model.presence_scores[p.id] for p in prompts])
+            instances, presence = self._instances(output, presence, frame_idx, height, width)
             self._memory.prune(self._session, frame_idx)
-            # One device->host transfer for all prompts' presence scores, not one sync per prompt.
-            presence = torch.stack([self._model.presence_scores[p.id] for p in prompts]).tolist()
             summaries = tuple(
                 PromptSummary(p.id, p.text, score, sum(1 for i in instances if i.prompt_id == p.id))
                 for p, score in zip(prompts, presence)
@@ -289,38 +295,54 @@ class ConceptTracker:
             torch.tensor(labels, device=self.device, dtype=torch.long),
         )
 
-    def _instances(self, output, frame_idx: int, height: int, width: int) -> tuple[TrackedInstance, ...]:
+    def _instances(self, output, presence, frame_idx: int, height: int, width: int):
+        """(instances to publish, presence scores on the host), with two device-to-host transfers:
+        a summary of every object (with the presence scores), then the published masks."""
         obj_ids = sorted(output.obj_id_to_mask)
         if not obj_ids:
             self._ids.update(frame_idx, {})
-            return ()
+            return (), presence.tolist()
         session = self._session
         prompt_of = [session.obj_id_to_prompt_id[obj_id] for obj_id in obj_ids]
         # Upstream hands tracker scores over as Python floats already (0 for objects new this frame).
         host_scores = [float(output.obj_id_to_tracker_score.get(o, 0.0)) for o in obj_ids]
         # non_blocking: a plain host-to-device copy would wait for all queued device work
         scores = torch.tensor(host_scores).to(self.device, non_blocking=True)
-        masks = masks_at_source_size(torch.cat([output.obj_id_to_mask[o] for o in obj_ids]), height, width)
-        masks = keep_one_owner_per_pixel(masks, scores, prompt_of)
-        # Visibility and boxes of all objects in one small transfer; then only the masks to publish.
-        summary = torch.cat([masks.any(dim=(1, 2)).unsqueeze(1).long(), boxes_from_masks(masks)], dim=1).tolist()
-        update = self._ids.update(frame_idx, {obj_id: bool(row[0]) for obj_id, row in zip(obj_ids, summary)})
+        logits = keep_one_owner_per_pixel(torch.cat([output.obj_id_to_mask[o] for o in obj_ids]), scores, prompt_of)
+        summary = torch.cat([visibility_and_boxes(logits).flatten().double(), presence.double()]).tolist()
+        rows, host_presence = [summary[5 * i : 5 * i + 5] for i in range(len(obj_ids))], summary[5 * len(obj_ids) :]
+        update = self._ids.update(frame_idx, {obj_id: bool(row[0]) for obj_id, row in zip(obj_ids, rows)})
         reported = [index for index, obj_id in enumerate(obj_ids) if obj_id in update.reported]
         instances = []
         if reported:
-            host_masks = masks[torch.tensor(reported).to(self.device, non_blocking=True)].cpu().numpy()
-            for row, position in enumerate(reported):
+            regions, crops = zip(*(upsample_in_region(logits[i], [int(v) for v in rows[i][1:]], height, width) for i in reported))
+            pixels = download_masks(torch.cat([crop.flatten() for crop in crops]))
+            offsets = np.cumsum([0] + [crop.numel() for crop in crops])
+            for crop, region, position, start in zip(crops, regions, reported, offsets):
                 obj_id = obj_ids[position]
+                mask, box = _paste(pixels[start : start + crop.numel()].reshape(crop.shape), region, height, width)
                 instances.append(
                     TrackedInstance(
                         track_id=update.reported[obj_id],
                         prompt_id=prompt_of[position],
                         prompt_text=session.prompts[prompt_of[position]],
                         score=host_scores[position],
-                        box=tuple(summary[position][1:]),
-                        mask=host_masks[row],
+                        box=box,
+                        mask=mask,
                         frames_tracked=self._ids.frames_tracked(obj_id, frame_idx),
                     )
                 )
         self._memory.remove_objects(session, update.retired)
-        return tuple(sorted(instances, key=lambda i: i.track_id))
+        return tuple(sorted(instances, key=lambda i: i.track_id)), host_presence
+
+
+def _paste(crop: np.ndarray, region: tuple[int, int, int, int], height: int, width: int):
+    """A region's mask -> the frame-sized mask and its box (max exclusive)."""
+    x0, y0, x1, y1 = region
+    mask = np.zeros((height, width), dtype=bool)
+    mask[y0:y1, x0:x1] = crop
+    rows = np.flatnonzero(mask[y0:y1].any(axis=1))
+    cols = np.flatnonzero(mask[:, x0:x1].any(axis=0))
+    if rows.size == 0:
+        return mask, (0, 0, 0, 0)  # visible at mask resolution but no source pixel crosses the boundary
+    return mask, (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)

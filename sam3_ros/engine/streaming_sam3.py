@@ -1,71 +1,108 @@
 """transformers' Sam3VideoModel with what a live stream needs and upstream lacks.
 
 Upstream's streaming path caps objects globally and first-come (the first prompt can take every
-slot), does not return the detector's per-prompt presence score, and passes only text to the
-detector. This subclass changes none of the model's maths: it filters the list of new detections
-through `admit_new_detections`, records presence scores with a forward hook, and adds exemplar
-boxes to the detector call of the prompt they belong to with a forward pre-hook.
+slot), does not return the detector's per-prompt presence score, passes only text to the
+detector, and runs the detector once per prompt and the tracker once per object. This subclass
+changes none of the model's maths: it matches detections to tracks with one host transfer and
+admits new ones per prompt (`association`), runs the detector batched over prompts (`batched_detector`, which also
+gives the presence scores and takes exemplar boxes) and the tracker batched over objects
+(`batched_tracker`).
 """
 
 from __future__ import annotations
 
 import torch
 from transformers import Sam3VideoModel
+from transformers.models.sam3_video.modeling_sam3_video import fill_holes_in_mask_scores
 
-from sam3_ros.engine.object_quota import admit_new_detections
+from sam3_ros.engine.association import associate
+from sam3_ros.engine.batched_detector import detect
+from sam3_ros.engine.batched_tracker import tracker_step
+from sam3_ros.engine.mask_postprocessing import prompt_groups
 
 
 class StreamingSam3VideoModel(Sam3VideoModel):
     def __init__(self, config):
         super().__init__(config)
         self.max_objects_per_prompt = config.max_num_objects
-        self._detector_calls: list[int] = []  # prompt ids in the order run_detection visits them
         self._exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.presence_scores: dict[int, torch.Tensor] = {}
-        self.detector_model.register_forward_pre_hook(self._add_exemplar_boxes, with_kwargs=True)
-        self.detector_model.register_forward_hook(self._record_presence)
 
-    def prepare_frame(self, prompt_ids: list[int], exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]]):
-        """Say which prompts the next forward detects, in session order, and their exemplar boxes.
+    def prepare_frame(self, exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]]):
+        """Exemplar boxes for the next forward's detector, by prompt id.
 
-        `exemplars` maps a prompt id to (boxes, labels): boxes (N, 4) normalised cx, cy, w, h and
-        labels (N,) with 1 for positive and 0 for negative examples.
+        Each is (boxes, labels): boxes (N, 4) normalised cx, cy, w, h and labels (N,) with 1 for
+        positive and 0 for negative examples.
         """
-        self._detector_calls = list(prompt_ids)
         self._exemplars = exemplars
         self.presence_scores = {}
 
-    def _current_prompt(self) -> int:
-        if len(self.presence_scores) >= len(self._detector_calls):
-            raise RuntimeError("detector ran more often than there are prompts; call prepare_frame first")
-        return self._detector_calls[len(self.presence_scores)]
-
-    def _add_exemplar_boxes(self, module, args, kwargs):
-        exemplar = self._exemplars.get(self._current_prompt())
-        if exemplar is not None:
-            boxes, labels = exemplar
-            kwargs["input_boxes"] = boxes.unsqueeze(0)
-            kwargs["input_boxes_labels"] = labels.unsqueeze(0)
-        return args, kwargs
-
-    def _record_presence(self, module, args, output):
-        self.presence_scores[self._current_prompt()] = output.presence_logits.detach().float().sigmoid().flatten()[0]
+    def run_detection(self, inference_session, vision_embeds):
+        detections, self.presence_scores = detect(self, inference_session, vision_embeds, self._exemplars)
+        return detections
 
     def _associate_det_trk(self, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids):
-        new_det_out_inds, *rest = super()._associate_det_trk(
-            det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids
+        return associate(self, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids)
+
+    def run_tracker_propagation(self, inference_session, frame_idx: int, reverse: bool):
+        """Upstream's propagation, with the tracker batched over objects (`batched_tracker`)."""
+        if not inference_session.obj_ids:
+            size = self.low_res_mask_size
+            return torch.zeros(0, size, size, device=self.device), torch.zeros(0, device=self.device)
+        pred_masks, object_score_logits = tracker_step(
+            self.tracker_model, inference_session, frame_idx, reverse, run_mem_encoder=False
         )
-        if new_det_out_inds:
-            index = torch.tensor(new_det_out_inds, dtype=torch.long).to(det_scores.device, non_blocking=True)
-            # One device->host transfer instead of three (float64 holds prompt ids exactly).
-            host = torch.cat([det_scores[index].double(), det_prompt_ids[index].double(), trk_prompt_ids.double()]).tolist()
-            count = len(new_det_out_inds)
-            new_det_out_inds = admit_new_detections(
-                candidates=new_det_out_inds,
-                scores=host[:count],
-                candidate_prompts=[int(p) for p in host[count : 2 * count]],
-                tracked_prompts=[int(p) for p in host[2 * count :]],
-                max_per_prompt=self.max_objects_per_prompt,
-                max_total=self.max_num_objects,
-            )
-        return (new_det_out_inds, *rest)
+        low_res_masks = fill_holes_in_mask_scores(pred_masks, max_area=self.fill_hole_area, fill_holes=True, remove_sprinkles=True)
+        return low_res_masks.squeeze(1), object_score_logits.squeeze(1)
+
+    def _tracker_add_new_objects(self, inference_session, frame_idx: int, new_obj_ids, new_obj_masks, reverse: bool = False):
+        """Upstream's addition of new objects (their masks as inputs), with the others' step batched."""
+        for obj_id, mask in zip(new_obj_ids, new_obj_masks >= 0.5):
+            inference_session.add_mask_inputs(inference_session.obj_id_to_idx(obj_id), frame_idx, mask[None, None])
+        inference_session.obj_with_new_inputs = list(new_obj_ids)
+        tracker_step(self.tracker_model, inference_session, frame_idx, reverse, run_mem_encoder=True)
+
+    def _suppress_object_pw_area_shrinkage(self, pred_masks, prompt_ids: list[int] | None = None):
+        """Upstream's per-prompt constraint, with the prompt groups taken from the host list instead
+        of `unique` and `nonzero` on the device (two host synchronisations per prompt)."""
+        if prompt_ids is None:
+            return self._suppress_object_pw_area_shrinkage_impl(pred_masks)
+        result = pred_masks.clone()
+        for members in prompt_groups(prompt_ids):
+            if len(members) > 1:
+                index = torch.tensor(members).to(pred_masks.device, non_blocking=True)
+                result[index] = self._suppress_object_pw_area_shrinkage_impl(result[index])
+        return result
+
+    def _suppress_overlapping_based_on_recent_occlusion(
+        self, inference_session, frame_idx, tracker_low_res_masks_global, tracker_metadata_new, obj_ids_newly_removed, reverse=False
+    ):
+        """Upstream's suppression of the more recently occluded of two overlapping objects of a prompt,
+        with prompt groups from the host and masked writes instead of boolean indexing: no host
+        synchronisation (upstream has two per prompt and two more per frame)."""
+        masks = tracker_low_res_masks_global
+        if masks.size(0) == 0:
+            return masks
+        obj_ids = inference_session.obj_ids
+        binary = masks > 0
+        never, always = -1, 100000  # upstream's NEVER_OCCLUDED and ALWAYS_OCCLUDED (removed by hotstart)
+        last_occluded = torch.cat(
+            [
+                inference_session.obj_id_to_last_occluded.get(
+                    obj_id,
+                    torch.full((1,), always if obj_id in obj_ids_newly_removed else never, device=masks.device, dtype=torch.long),
+                )
+                for obj_id in obj_ids
+            ]
+        )
+        to_suppress = torch.zeros(len(obj_ids), dtype=torch.bool, device=masks.device)
+        for members in prompt_groups([inference_session.obj_id_to_prompt_id[obj_id] for obj_id in obj_ids]):
+            if len(members) > 1:
+                index = torch.tensor(members).to(masks.device, non_blocking=True)
+                to_suppress[index] = self._get_objects_to_suppress_based_on_most_recently_occluded(
+                    binary[index], last_occluded[index], [obj_ids[i] for i in members], reverse
+                )
+        occluded = ~binary.any(dim=(-1, -2)) | to_suppress
+        last_occluded = torch.where(occluded, frame_idx, last_occluded)
+        tracker_metadata_new["obj_id_to_last_occluded"] = {obj_id: last_occluded[i : i + 1] for i, obj_id in enumerate(obj_ids)}
+        return masks.masked_fill_(to_suppress[:, None, None], -10.0)  # upstream's NO_OBJ_LOGIT, in place as upstream

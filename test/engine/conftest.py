@@ -19,6 +19,7 @@ from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.frame_preprocessing import frame_to_pixel_values
 from sam3_ros.engine.mask_postprocessing import masks_at_source_size
 from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel
 from sam3_ros.engine.tiny_model import build_tiny_sam3
 
 BIKES_FRAMES = 30
@@ -75,6 +76,12 @@ def reconditioning_sam3(build_reconditioning_sam3):
     return build_reconditioning_sam3()
 
 
+@pytest.fixture(scope="module")
+def crowded_sam3():
+    """(model, tokenizer) re-conditioning every second frame, with three confident objects per prompt."""
+    return build_tiny_sam3(num_queries=3, **RECONDITIONING)
+
+
 @pytest.fixture
 def make_tracker(tiny_sam3):
     """Factory: a ConceptTracker on the module's tiny model with `texts` already prompted.
@@ -108,10 +115,14 @@ class PlainStream:
     the engine's object quota nor its hooks take part.
     """
 
-    def __init__(self, model, tokenizer, prompts: dict[int, str]):
-        self.model = Sam3VideoModel(model.config).eval()
+    model_class = Sam3VideoModel
+
+    def __init__(self, model, tokenizer, prompts: dict[int, str], dtype: torch.dtype = torch.float32):
+        self.model = self.model_class(model.config).eval()
         self.model.load_state_dict(model.state_dict())
-        self.session = Sam3VideoInferenceSession(inference_device="cpu", dtype=torch.float32)
+        self.model.to(dtype)
+        self.dtype = dtype
+        self.session = Sam3VideoInferenceSession(inference_device="cpu", dtype=dtype)
         for prompt_id, text in prompts.items():
             tokens = tokenizer(text, return_tensors="pt", padding="max_length", max_length=32)
             self.session.prompts[prompt_id] = text
@@ -122,14 +133,36 @@ class PlainStream:
     @torch.inference_mode()
     def step(self, frame: np.ndarray) -> dict[int, np.ndarray]:
         """Track one frame; return each model object's mask at the frame's size."""
-        pixel_values = frame_to_pixel_values(frame, self.model.config.image_size, "cpu", torch.float32)
+        pixel_values = frame_to_pixel_values(frame, self.model.config.image_size, "cpu", self.dtype)
+        self.before_frame()
         output = self.model(inference_session=self.session, frame=pixel_values, frame_idx=self.frame_idx)
         self.frame_idx += 1
+        self.mask_logits = {obj_id: logits.float() for obj_id, logits in output.obj_id_to_mask.items()}  # low resolution
         height, width = frame.shape[:2]
         return {
             obj_id: masks_at_source_size(logits, height, width)[0].numpy()
             for obj_id, logits in output.obj_id_to_mask.items()
         }
+
+
+    def before_frame(self) -> None:
+        pass
+
+
+class EngineModelStream(PlainStream):
+    """The same hand-driven session on the engine's model class (StreamingSam3VideoModel: batched
+    tracker and detector, per-prompt caps), without the rest of the engine (no pruning, ids or post-processing)."""
+
+    model_class = StreamingSam3VideoModel
+
+    def before_frame(self) -> None:
+        self.model.prepare_frame({})
+
+
+@pytest.fixture(scope="session")
+def engine_model_stream():
+    """The EngineModelStream class, used like PlainStream."""
+    return EngineModelStream
 
 
 @pytest.fixture(scope="session")

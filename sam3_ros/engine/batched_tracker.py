@@ -1,0 +1,220 @@
+"""One SAM 3 tracker step for many objects at once.
+
+transformers' `Sam3TrackerVideoModel.forward` runs `_run_single_frame_inference` once per object
+(batch size 1), so every tracked object costs a full memory-attention and mask-decoder pass of
+kernel launches. Here objects whose memory has the same shape (number of spatial memory frames and
+of object-pointer tokens) are stacked along the batch dimension and run in one pass; their memory
+tensors and positional encodings are gathered exactly as upstream gathers them per object, so each
+object's result is what its own batch-1 pass computes (up to float summation order). Objects that
+receive inputs on this frame (new masks, clicks) take upstream's per-object path, as upstream does.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from transformers.models.sam3_tracker_video.modeling_sam3_tracker_video import NO_OBJ_SCORE, get_1d_sine_pe
+
+
+def tracker_step(tracker, session, frame_idx: int, reverse: bool, run_mem_encoder: bool):
+    """`Sam3TrackerVideoModel.forward(inference_session, frame_idx, reverse, run_mem_encoder)` for a stream.
+
+    Returns (pred_masks (N, 1, h, w), object_score_logits (N, 1)) in the session's object order, as upstream.
+    """
+    count = session.get_obj_num()
+    outputs: list[dict | None] = [None] * count
+    propagated: list[int] = []
+    per_object: list[tuple[int, bool, dict | None, torch.Tensor | None]] = []  # obj_idx, init cond, points, masks
+    for obj_idx in range(count):
+        obj_id = session.obj_idx_to_id(obj_idx)
+        has_new_inputs = obj_id in session.obj_with_new_inputs
+        if not has_new_inputs and frame_idx in session.output_dict_per_obj[obj_idx]["cond_frame_outputs"]:
+            outputs[obj_idx] = session.output_dict_per_obj[obj_idx]["cond_frame_outputs"][frame_idx]
+            continue
+        if not has_new_inputs:
+            propagated.append(obj_idx)
+            continue
+        is_init_cond_frame = frame_idx not in session.frames_tracked_per_obj[obj_idx]
+        points = session.point_inputs_per_obj[obj_idx].get(frame_idx)
+        masks = session.mask_inputs_per_obj[obj_idx].get(frame_idx)
+        if points is not None or masks is not None:
+            session.obj_with_new_inputs.remove(obj_id)
+        per_object.append((obj_idx, is_init_cond_frame, points, masks))
+
+    memory_inputs: list[tuple[int, bool]] = []  # obj_idx, whether its mask came from inputs
+    for obj_idx, is_init_cond_frame, points, masks in per_object:
+        out = tracker._run_single_frame_inference(
+            inference_session=session,
+            obj_idx=obj_idx,
+            frame_idx=frame_idx,
+            batch_size=1,
+            is_init_cond_frame=is_init_cond_frame,
+            point_inputs=points,
+            mask_inputs=masks,
+            reverse=False if is_init_cond_frame else reverse,
+            streaming=False,
+        )
+        session.store_output(obj_idx, frame_idx, output_value=out, is_conditioning_frame=is_init_cond_frame)
+        if not is_init_cond_frame:
+            session.frames_tracked_per_obj[obj_idx][frame_idx] = {"reverse": reverse}
+        outputs[obj_idx] = out
+        memory_inputs.append((obj_idx, points is not None or masks is not None))
+
+    for obj_idx, out in propagate(tracker, session, frame_idx, propagated, reverse).items():
+        session.store_output(obj_idx, frame_idx, output_value=out, is_conditioning_frame=False)
+        session.frames_tracked_per_obj[obj_idx][frame_idx] = {"reverse": reverse}
+        outputs[obj_idx] = out
+        memory_inputs.append((obj_idx, False))
+
+    if run_mem_encoder and tracker.num_maskmem > 0 and memory_inputs:
+        memory_inputs.sort()
+        tracker._batch_encode_memories(
+            inference_session=session,
+            frame_idx=frame_idx,
+            objects_needing_memory_encoding=[obj_idx for obj_idx, _ in memory_inputs],
+            high_res_masks_for_memory=[outputs[obj_idx]["high_res_masks"] for obj_idx, _ in memory_inputs],
+            object_score_logits_for_memory=[outputs[obj_idx]["object_score_logits"] for obj_idx, _ in memory_inputs],
+            is_mask_from_pts_per_obj=[from_inputs for _, from_inputs in memory_inputs],
+        )
+    pred_masks = torch.cat([out["pred_masks"] for out in outputs])
+    object_score_logits = torch.cat([out["object_score_logits"] for out in outputs]).squeeze(-1)
+    return pred_masks, object_score_logits
+
+
+def propagate(tracker, session, frame_idx: int, obj_indices: list[int], reverse: bool) -> dict[int, dict]:
+    """Track objects without new inputs onto `frame_idx`, one batched pass per memory shape."""
+    groups: dict[tuple[int, int], list[tuple[int, list, list, list]]] = {}
+    # A stream has seen frame_idx + 1 frames; the session's own count is no guide once old frames are pruned.
+    num_frames = frame_idx + 1
+    device = session.inference_device
+    for obj_idx in obj_indices:
+        slots = [
+            (offset, out)
+            for offset, out in tracker._gather_memory_frame_outputs(session, obj_idx, frame_idx, reverse)
+            if out is not None
+        ]
+        offsets, pointers, max_pointers = tracker._get_object_pointers(
+            session, obj_idx, frame_idx, num_frames, device, reverse, streaming=False
+        )
+        groups.setdefault((len(slots), len(pointers)), []).append((obj_idx, slots, offsets, pointers))
+    results: dict[int, dict] = {}
+    for members in groups.values():
+        results.update(_propagate_group(tracker, session, frame_idx, members, max_pointers))
+    return results
+
+
+def _propagate_group(tracker, session, frame_idx: int, members, max_pointers: int) -> dict[int, dict]:
+    batch = len(members)
+    vision = session.cache.get_vision_features(frame_idx)
+    vision_feats, vision_pos = vision["vision_feats"], vision["vision_pos_embeds"]
+    channels = tracker.hidden_dim
+    height, width = tracker.backbone_feature_sizes[-1]
+
+    # Spatial memories, (frames x HW, batch, mem_dim): per object its frames in upstream's order.
+    features = torch.stack([out["maskmem_features"] for _, slots, _, _ in members for _, out in slots])
+    positions = torch.stack([out["maskmem_pos_enc"] for _, slots, _, _ in members for _, out in slots])
+    num_slots = len(members[0][1])
+    temporal_index = torch.tensor(
+        [offset - 1 for _, slots, _, _ in members for offset, _ in slots], device=features.device
+    )  # offset 0 (a conditioning frame) takes the last temporal encoding, as upstream's [-1]
+    positions = positions + tracker.memory_temporal_positional_encoding[temporal_index]
+    memory = _batch_second(features, batch, num_slots).to(session.dtype)
+    memory_positions = _batch_second(positions, batch, num_slots)
+
+    num_pointer_tokens = 0
+    if members[0][3]:
+        pointers, pointer_positions = _object_pointers(tracker, members, max_pointers, channels)
+        memory = torch.cat([memory, pointers.to(memory.dtype)])
+        memory_positions = torch.cat([memory_positions, pointer_positions])
+        num_pointer_tokens = pointers.shape[0]
+
+    current = vision_feats[-1].expand(-1, batch, -1)
+    conditioned = tracker.memory_attention(
+        current_vision_features=current,
+        current_vision_position_embeddings=vision_pos[-1].expand(-1, batch, -1),
+        memory=memory,
+        memory_posision_embeddings=memory_positions,
+        num_object_pointer_tokens=num_pointer_tokens,
+    )
+    pix_feat = conditioned.squeeze(0).transpose(1, 2).reshape(batch, channels, height, width)
+    high_res_features = [
+        feat.permute(1, 2, 0).reshape(1, feat.size(2), *size).expand(batch, -1, -1, -1)
+        for feat, size in zip(vision_feats[:-1], tracker.backbone_feature_sizes[:-1])
+    ]
+    outputs = _decode(tracker, high_res_features + [pix_feat])
+    results = {}
+    for row, (obj_idx, _, _, _) in enumerate(members):
+        results[obj_idx] = {key: value[row : row + 1] for key, value in outputs.items()}
+    return results
+
+
+def _decode(tracker, image_embeddings: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The SAM head of `_single_frame_forward` without clicks, for a batch of objects.
+
+    Upstream's version picks the best of the multimask outputs with indexing that is only right
+    for a batch of one (it broadcasts to batch x batch masks), so the selection is done per row here.
+    """
+    batch = image_embeddings[-1].shape[0]
+    device, dtype = image_embeddings[-1].device, image_embeddings[-1].dtype
+    multimask = tracker._use_multimask(False, None)
+    sparse, dense = tracker.prompt_encoder(
+        input_points=torch.zeros(batch, 1, 1, 2, dtype=dtype, device=device),
+        input_labels=-torch.ones(batch, 1, 1, dtype=torch.int32, device=device),
+        input_boxes=None,
+        input_masks=None,
+    )
+    multimasks, iou_scores, output_tokens, object_score_logits = tracker.mask_decoder(
+        image_embeddings=image_embeddings[-1],
+        image_positional_embeddings=tracker.get_image_wide_positional_embeddings().expand(batch, -1, -1, -1),
+        sparse_prompt_embeddings=sparse,
+        dense_prompt_embeddings=dense,
+        multimask_output=multimask,
+        high_resolution_features=image_embeddings[:-1],
+    )
+    is_obj_appearing = object_score_logits > 0
+    multimasks = torch.where(is_obj_appearing[:, None, None], multimasks, NO_OBJ_SCORE)
+    token = output_tokens[:, :, 0]
+    if multimask:
+        rows, best = torch.arange(batch, device=device), iou_scores.argmax(dim=-1)[:, 0]
+        low_res = multimasks[rows, 0, best].unsqueeze(1)
+        if output_tokens.size(2) > 1:
+            token = output_tokens[rows, 0, best].unsqueeze(1)
+    else:
+        low_res = multimasks[:, :, 0]
+    size = (tracker.image_size, tracker.image_size)
+    high_res = F.interpolate(low_res.float(), size=size, mode="bilinear", align_corners=False).to(low_res.dtype)
+    appearing = is_obj_appearing.to(dtype)
+    pointer = appearing * tracker.object_pointer_proj(token) + (1 - appearing) * tracker.no_object_pointer
+    return {
+        "pred_masks": low_res,
+        "object_pointer": pointer,
+        "high_res_masks": high_res,
+        "object_score_logits": object_score_logits,
+    }
+
+
+def _batch_second(stacked: torch.Tensor, batch: int, slots: int) -> torch.Tensor:
+    """(batch x slots, L, 1, C) stacked per object -> (slots x L, batch, C), upstream's concatenation per object."""
+    length, channels = stacked.shape[1], stacked.shape[-1]
+    return stacked.reshape(batch, slots * length, channels).transpose(0, 1)
+
+
+def _object_pointers(tracker, members, max_pointers: int, channels: int):
+    """Object-pointer tokens and their temporal encodings, as `_process_object_pointers` per object."""
+    batch, count = len(members), len(members[0][3])
+    pointers = torch.stack([token for _, _, _, tokens in members for token in tokens])  # (batch x count, 1, C)
+    pointers = pointers.reshape(batch, count, channels).transpose(0, 1)  # (count, batch, C)
+    mem_dim = tracker.mem_dim
+    if tracker.config.enable_temporal_pos_encoding_for_object_pointers:
+        offsets = torch.tensor(
+            [offset for _, _, offsets, _ in members for offset in offsets], device=pointers.device, dtype=torch.float32
+        ) / float(max_pointers - 1)
+        sine = get_1d_sine_pe(offsets, dim=channels).to(pointers.dtype)
+        positions = tracker.temporal_positional_encoding_projection_layer(sine).reshape(batch, count, mem_dim).transpose(0, 1)
+    else:
+        positions = pointers.new_zeros(count, batch, mem_dim)
+    if mem_dim < channels:
+        splits = channels // mem_dim
+        pointers = pointers.reshape(count, batch, splits, mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
+        positions = positions.repeat_interleave(splits, dim=0)
+    return pointers, positions
