@@ -4,6 +4,8 @@ predictor uses boxes on the frame they were drawn on; the objects found then are
 Refused without torchvision (SAM 3 pools box features with its roi_align); CI has it.
 """
 
+from typing import NamedTuple
+
 import cv2
 import pytest
 import torch
@@ -18,16 +20,25 @@ CUP = ExemplarBox(10, 20, 50, 60)
 CUP_NORMALISED = [30 / WIDTH, 40 / HEIGHT, 40 / WIDTH, 40 / HEIGHT]  # cx, cy, w, h
 
 
+class DetectorCall(NamedTuple):
+    boxes: torch.Tensor | None  # (1, N, 4) normalised cx, cy, w, h; None for text only
+    labels: torch.Tensor | None  # (1, N): 1 positive, 0 negative
+    prompts: int  # how many prompts the call detected at once
+    output: object
+
+
 class DetectorCalls(list):
-    """Every detector call of the model in order: (boxes, labels, output); boxes and labels None for text only."""
+    """Every detector call of the model, in order."""
 
     def record(self, module, args, kwargs, output):
-        boxes, labels = kwargs.get("input_boxes"), kwargs.get("input_boxes_labels")
-        self.append((boxes, labels, output))
+        prompts = kwargs["attention_mask"].shape[0]
+        self.append(DetectorCall(kwargs.get("input_boxes"), kwargs.get("input_boxes_labels"), prompts, output))
 
-    def of_prompt(self, position: int, prompts: int) -> list:
-        """The calls of the prompt at `position` among `prompts` active prompts, one per frame."""
-        return self[position::prompts]
+    def during(self, process, frame) -> list[DetectorCall]:
+        """The calls made while `process(frame)` ran."""
+        start = len(self)
+        process(frame)
+        return self[start:]
 
 
 @pytest.fixture
@@ -65,21 +76,26 @@ def test_exemplars_without_torchvision_are_refused_and_change_nothing(make_track
 def test_a_positive_exemplar_reaches_its_prompts_detector_on_the_next_frame_only(make_tracker, detector_calls, bikes_frames):
     tracker = make_tracker()
     tracker.add_prompts([PromptRequest("person"), PromptRequest("cup", (CUP,))])
-    frame = bikes_frames[0]
 
-    for _ in range(3):
-        tracker.process(frame)
+    first, second = (detector_calls.during(tracker.process, bikes_frames[0]) for _ in range(2))
 
-    person, cup = detector_calls.of_prompt(0, 2), detector_calls.of_prompt(1, 2)
-    assert all(boxes is None for boxes, _, _ in person), "another prompt's detector saw the boxes"
-    (boxes, labels, with_box), (later_boxes, _, text_only), (_, _, text_only_again) = cup
-    torch.testing.assert_close(boxes, torch.tensor([[CUP_NORMALISED]]))
-    assert labels.tolist() == [[1]]
-    assert later_boxes is None, "exemplars are spent after one frame"
-    assert_detection_differs(with_box, text_only)
-    assert not torch.equal(with_box.presence_logits, text_only.presence_logits)  # what the node test observes
-    assert_same_detection(text_only, text_only_again)  # same frame, same text: the box left nothing behind
+    (boxed,) = [call for call in first if call.boxes is not None]
+    assert boxed.prompts == 1, "another prompt's detection saw the boxes"
+    torch.testing.assert_close(boxed.boxes, torch.tensor([[CUP_NORMALISED]]))
+    assert boxed.labels.tolist() == [[1]]
+    assert all(call.boxes is None for call in second), "exemplars are spent after one frame"
     assert {p.text: p.exemplars for p in tracker.active_prompts()} == {"person": (), "cup": ()}
+
+
+@needs_torchvision
+def test_a_box_changes_its_frames_detection_and_leaves_nothing_behind(make_tracker, detector_calls, bikes_frames):
+    tracker = make_tracker()
+    tracker.add_prompts([PromptRequest("cup", (CUP,))])
+
+    (with_box,), (text_only,), (text_only_again,) = (detector_calls.during(tracker.process, bikes_frames[0]) for _ in range(3))
+
+    assert_detection_differs(with_box.output, text_only.output)
+    assert_same_detection(text_only.output, text_only_again.output)  # same frame, same text
 
 
 @needs_torchvision
@@ -90,11 +106,11 @@ def test_a_negative_exemplar_reaches_the_detector_as_negative(make_tracker, dete
         tracker.add_prompts([PromptRequest("cup", (box,))])
         tracker.process(frame)
         tracker.process(frame)
-    (_, positive_labels, positive), (_, _, text_only), (_, negative_labels, negative), _ = detector_calls
+    positive, text_only, negative, _ = detector_calls
 
-    assert positive_labels.tolist() == [[1]] and negative_labels.tolist() == [[0]]
-    assert_detection_differs(negative, positive)
-    assert_detection_differs(negative, text_only)
+    assert positive.labels.tolist() == [[1]] and negative.labels.tolist() == [[0]]
+    assert_detection_differs(negative.output, positive.output)
+    assert_detection_differs(negative.output, text_only.output)
 
 
 @needs_torchvision
@@ -112,7 +128,7 @@ def test_text_with_exemplars_equals_transformers_sam3_image_path(make_tracker, d
     tracker = make_tracker()
     tracker.add_prompts([PromptRequest("red cup", tuple(ExemplarBox(*box, positive=bool(l)) for box, l in zip(xyxy, labels)))])
     tracker.process(frame)
-    (_, _, engine_output) = detector_calls[0]
+    engine_output = detector_calls[0].output
 
     image_model = Sam3Model(model.config.detector_config).eval()
     image_model.load_state_dict(model.detector_model.state_dict())
@@ -137,7 +153,7 @@ def test_exemplars_added_to_an_active_prompt_keep_its_id_and_tracks(make_tracker
     with_boxes = tracker.process(bikes_frames[4])
     after = tracker.process(bikes_frames[5])
 
-    assert detector_calls[4][0] is not None and detector_calls[5][0] is None
+    assert detector_calls[4].boxes is not None and detector_calls[5].boxes is None
     assert track in [i.track_id for i in with_boxes.instances]
     assert track in [i.track_id for i in after.instances]
 
@@ -158,9 +174,9 @@ def test_boxes_at_the_image_border_reach_the_detector(make_tracker, detector_cal
 
     result = tracker.process(bikes_frames[0])
 
-    boxes, _, output = detector_calls[0]
-    torch.testing.assert_close(boxes, torch.tensor([[normalised]]))
-    assert torch.isfinite(output.pred_masks).all() and result.prompts[0].text == "cup"
+    (call,) = detector_calls
+    torch.testing.assert_close(call.boxes, torch.tensor([[normalised]]))
+    assert torch.isfinite(call.output.pred_masks).all() and result.prompts[0].text == "cup"
 
 
 @pytest.mark.parametrize(
