@@ -9,11 +9,14 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-requirements = [
-    line.split("#")[0].strip()
-    for line in Path(__file__).with_name("requirements-runtime.txt").read_text().splitlines()
-    if line.split("#")[0].strip()
-]
+
+def _requirements(name: str) -> list[str]:
+    return [
+        line.split("#")[0].strip()
+        for line in Path(__file__).with_name(name).read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+
 
 setup(
     name="sam3_ros",
@@ -22,9 +25,16 @@ setup(
     license="Apache-2.0",
     packages=find_packages(include=["sam3_ros", "sam3_ros.*"]),
     python_requires=">=3.11",
-    install_requires=requirements,
-    # The annotation tool writes sam3_ros/InstanceArray messages, so it also needs the colcon-built
-    # package (sam3_ros.msg) and rclpy on the path; `ros2 run sam3_ros sam3-ros-annotate` is the
-    # same tool in a ROS workspace.
-    entry_points={"console_scripts": ["sam3-ros-annotate = sam3_ros.annotate.cli:main"]},
+    install_requires=_requirements("requirements-runtime.txt"),
+    extras_require={"fleet": _requirements("requirements-fleet.txt")},
+    # The tools use sam3_ros/ messages, so they also need the colcon-built package (sam3_ros.msg)
+    # and rclpy on the path; `ros2 run sam3_ros sam3-ros-annotate`, `sam3-ros-annotate-fleet` and
+    # `sam3ctl` are the same tools in a ROS workspace.
+    entry_points={
+        "console_scripts": [
+            "sam3-ros-annotate = sam3_ros.annotate.cli:main",
+            "sam3-ros-annotate-fleet = sam3_ros.annotate.fleet:main",  # needs the [fleet] extra (Ray)
+            "sam3ctl = sam3_ros.cli.main:main",
+        ]
+    },
 )

@@ -1,7 +1,8 @@
-# Source this file (bash or zsh) after scripts/setup.sh:
-#     source scripts/activate.sh
-# It activates the repo's .venv (ROS 2 Kilted from PyPI wheels) and overlays the
-# colcon install of sam3_ros, so that `python -c "import rclpy, sam3_ros.msg,
+# Source this file (bash or zsh) after scripts/setup.sh, with the same ROS_DISTRO:
+#     source scripts/activate.sh                     # ROS 2 Kilted (default)
+#     ROS_DISTRO=jazzy source scripts/activate.sh    # ROS 2 Jazzy
+# It activates the repo's .venv/<distro> (ROS 2 from PyPI wheels) and overlays the
+# colcon install of sam3_ros (install/<distro>), so that `python -c "import rclpy, sam3_ros.msg,
 # sam3_ros.srv"` works and nodes can publish/subscribe sam3_ros types.
 # Safe to source more than once and from any directory; works under `set -eu`.
 
@@ -20,20 +21,38 @@ SAM3_ROS_ROOT="$(cd "$(dirname "${_sam3_ros_here}")/.." && pwd)"
 export SAM3_ROS_ROOT
 unset _sam3_ros_here
 
-if [ ! -x "$SAM3_ROS_ROOT/.venv/bin/python" ] || [ ! -f "$SAM3_ROS_ROOT/install/setup.bash" ]; then
-  echo "[activate] $SAM3_ROS_ROOT is not set up yet: run  bash scripts/setup.sh" >&2
+# 0. Which distro's environment: ROS_DISTRO (kilted by default). One shell holds one.
+_sam3_ros_distro="${ROS_DISTRO:-kilted}"
+_sam3_ros_venv="$SAM3_ROS_ROOT/.venv/$_sam3_ros_distro"
+_sam3_ros_install="$SAM3_ROS_ROOT/install/$_sam3_ros_distro"
+if [ ! -f "$SAM3_ROS_ROOT/requirements-ros-$_sam3_ros_distro.txt" ]; then
+  echo "[activate] ROS_DISTRO is '$_sam3_ros_distro' (a sourced ROS distro?): this repository's environments are kilted (default) and jazzy; in a shell without a ROS distro, ROS_DISTRO=kilted or jazzy" >&2
+  unset _sam3_ros_distro _sam3_ros_venv _sam3_ros_install
   return 1 2>/dev/null || exit 1
 fi
+if [ ! -x "$_sam3_ros_venv/bin/python" ] || [ ! -f "$_sam3_ros_install/setup.bash" ]; then
+  echo "[activate] ROS 2 $_sam3_ros_distro is not set up in $SAM3_ROS_ROOT yet: run  ROS_DISTRO=$_sam3_ros_distro bash scripts/setup.sh" >&2
+  unset _sam3_ros_distro _sam3_ros_venv _sam3_ros_install
+  return 1 2>/dev/null || exit 1
+fi
+case "${VIRTUAL_ENV:-}" in
+  "$_sam3_ros_venv" | "") ;;
+  "$SAM3_ROS_ROOT/.venv/"*)
+    echo "[activate] this shell has another distro's environment ($VIRTUAL_ENV): open a new shell for ROS 2 $_sam3_ros_distro" >&2
+    unset _sam3_ros_distro _sam3_ros_venv _sam3_ros_install
+    return 1 2>/dev/null || exit 1 ;;
+esac
+export ROS_DISTRO="$_sam3_ros_distro"
 
 # 1. The virtual environment (PATH, VIRTUAL_ENV).
 # shellcheck disable=SC1091
-. "$SAM3_ROS_ROOT/.venv/bin/activate"
+. "$_sam3_ros_venv/bin/activate"
 
 # 2. The venv is itself an ament prefix (the wheels register their packages in
-#    .venv/share/ament_index); put it under the colcon overlay.
+#    .venv/<distro>/share/ament_index); put it under the colcon overlay.
 case ":${AMENT_PREFIX_PATH:-}:" in
-  *":$SAM3_ROS_ROOT/.venv:"*) ;;
-  *) export AMENT_PREFIX_PATH="$SAM3_ROS_ROOT/.venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}" ;;
+  *":$_sam3_ros_venv:"*) ;;
+  *) export AMENT_PREFIX_PATH="$_sam3_ros_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}" ;;
 esac
 
 # 3. The colcon install of this package: PYTHONPATH (sam3_ros, sam3_ros.msg,
@@ -45,14 +64,22 @@ case "$-" in *e*) _sam3_ros_e=1 ;; *) _sam3_ros_e= ;; esac
 set +eu
 if [ -n "${ZSH_VERSION:-}" ]; then
   # shellcheck disable=SC1091
-  . "$SAM3_ROS_ROOT/install/setup.zsh"
+  . "$_sam3_ros_install/setup.zsh"
 else
   # shellcheck disable=SC1091
-  . "$SAM3_ROS_ROOT/install/setup.bash"
+  . "$_sam3_ros_install/setup.bash"
 fi
 [ -z "$_sam3_ros_e" ] || set -e
 [ -z "$_sam3_ros_u" ] || set -u
 unset _sam3_ros_e _sam3_ros_u
+
+# 3b. The package's executables (sam3ctl, sam3_ros, footage_player, sam3-ros-annotate) on PATH,
+#     where `ros2 run sam3_ros NAME` would find them; the pip environment has no `ros2`.
+case ":$PATH:" in
+  *":$_sam3_ros_install/sam3_ros/lib/sam3_ros:"*) ;;
+  *) export PATH="$_sam3_ros_install/sam3_ros/lib/sam3_ros:$PATH" ;;
+esac
+unset _sam3_ros_distro _sam3_ros_venv _sam3_ros_install
 
 # 4. Libraries of the ROS wheels. Any python of the venv re-executes itself once
 #    with these (ros_wheels_bootstrapper's .pth file); exporting them here

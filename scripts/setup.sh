@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
-# Set up a development environment for sam3_ros without a ROS distro:
-#   1. create .venv (repo root) with the machine's python3 (3.11 or newer),
-#   2. pip-install requirements.txt and requirements-build.txt
-#      (ROS 2 Kilted comes from PyPI wheels),
+# Set up a development environment for sam3_ros without a ROS distro, for one ROS 2 distro
+# (ROS_DISTRO=kilted, the default, or jazzy; each has its own environment, side by side):
+#   1. create .venv/<distro> (repo root) with the machine's python3 (3.11 or newer),
+#   2. pip-install requirements.txt, requirements-build.txt and requirements-ros-<distro>.txt
+#      (ROS 2 comes from PyPI wheels),
 #   3. correct the include paths baked into the wheels' exported CMake targets,
 #   4. build this package (msg/srv + Python code) with colcon into
-#      build/ install/ log/ at the repo root.
+#      build/<distro> install/<distro> log/<distro> at the repo root.
 # Idempotent; a second run only re-checks and does an incremental build.
-# Afterwards:  source scripts/activate.sh
+# Afterwards:  source scripts/activate.sh   (with the same ROS_DISTRO)
 #
-# Environment knobs: PYTHON (interpreter used to create .venv, default python3),
-# SAM3_SKIP_BUILD=1 (stop after the venv is ready), SAM3_TORCH (see "torch set" below).
+# Environment knobs: ROS_DISTRO (kilted or jazzy, default kilted), PYTHON (interpreter used to
+# create the venv, default python3), SAM3_SKIP_BUILD=1 (stop after the venv is ready),
+# SAM3_TORCH (see "torch set" below).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3}"
 
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- 0. which ROS 2 distro ------------------------------------------------------
+DISTRO="${ROS_DISTRO:-kilted}"
+[ -f "requirements-ros-$DISTRO.txt" ] \
+  || die "ROS_DISTRO=$DISTRO: PyPI has ROS 2 wheels for kilted (default) and jazzy only; for another distro build with colcon in its workspace (README, \"With a ROS 2 distro\")"
+VENV="$ROOT/.venv/$DISTRO"
+# The single-distro layout of earlier versions (.venv itself a venv, install/setup.bash) is
+# replaced by one environment per distro.
+if [ -f "$ROOT/.venv/pyvenv.cfg" ] || [ -f "$ROOT/install/setup.bash" ]; then
+  say "removing the single-distro environment of an earlier version (.venv build install log)"
+  rm -rf "$ROOT/.venv" "$ROOT/build" "$ROOT/install" "$ROOT/log"
+fi
+say "ROS 2 $DISTRO: .venv/$DISTRO, install/$DISTRO"
 
 # Run a noisy command quietly; show its output only when it fails.
 quiet() {
@@ -39,15 +53,16 @@ if [ ! -x "$VENV/bin/python" ]; then
   if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
     die "$("$PYTHON" -V 2>&1) is too old: Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)"
   fi
-  say "creating .venv with $("$PYTHON" -V 2>&1) ($(command -v "$PYTHON"))"
-  "$PYTHON" -m venv "$VENV" || die "could not create .venv (on Debian: apt-get install python3-venv)"
+  say "creating .venv/$DISTRO with $("$PYTHON" -V 2>&1) ($(command -v "$PYTHON"))"
+  mkdir -p "$ROOT/.venv"
+  "$PYTHON" -m venv "$VENV" || die "could not create .venv/$DISTRO (on Debian: apt-get install python3-venv)"
 fi
 VPY="$VENV/bin/python"
 "$VPY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
-  || die ".venv uses $("$VPY" -V 2>&1); Python 3.11 or newer is required (remove .venv and set PYTHON)"
+  || die ".venv/$DISTRO uses $("$VPY" -V 2>&1); Python 3.11 or newer is required (remove .venv/$DISTRO and set PYTHON)"
 PYVER="$("$VPY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 if [ "$PYVER" != "3.11" ]; then
-  say "warning: .venv uses Python $PYVER; the pinned torch wheels of this workplace are for 3.11 only"
+  say "warning: .venv/$DISTRO uses Python $PYVER; the pinned torch wheels of this workplace are for 3.11 only"
 fi
 
 # --- torch set ----------------------------------------------------------------
@@ -66,11 +81,12 @@ esac
 # Skipped when the requirement files, the torch set and the interpreter are unchanged since the
 # last successful install.
 STAMP="$VENV/.sam3_ros_requirements"
-want="$(cat requirements*.txt; echo "torch set: $TORCH_SET"; "$VPY" -VV)"
+REQUIREMENTS=(requirements.txt requirements-build.txt "requirements-ros-$DISTRO.txt" "$TORCH_REQUIREMENTS")
+want="$(cat requirements-runtime.txt "${REQUIREMENTS[@]}"; echo "torch set: $TORCH_SET"; "$VPY" -VV)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
-  say "installing Python packages (requirements.txt, requirements-build.txt, $TORCH_REQUIREMENTS) ..."
+  say "installing Python packages (${REQUIREMENTS[*]}) ..."
   quiet "$VPY" -m pip install --disable-pip-version-check \
-    -r requirements.txt -r requirements-build.txt -r "$TORCH_REQUIREMENTS"
+    "${REQUIREMENTS[@]/#/-r}"
   if [ "$TORCH_SET" = light ] && "$VPY" -m pip show --quiet torchvision >/dev/null 2>&1; then
     # left from the full set: it would not load beside the light torch, yet transformers would see it
     quiet "$VPY" -m pip uninstall --disable-pip-version-check --yes torchvision
@@ -126,7 +142,7 @@ command -v c++ >/dev/null 2>&1 || die "a C/C++ compiler is needed (apt-get insta
 say "building sam3_ros with colcon ..."
 start=$SECONDS
 ros_ld_path="$("$VPY" -c 'import ros_wheels_bootstrapper as b; print(b.get_ros_paths())')"
-# colcon symlink-installs: install/ links back to sam3_ros/*.py, scripts/, launch/
+# colcon symlink-installs: install/<distro> links back to sam3_ros/*.py, scripts/, launch/
 # and config/, so edits to existing files need no rebuild (new files do).
 (
   export PATH="$VENV/bin:$PATH"
@@ -135,9 +151,9 @@ ros_ld_path="$("$VPY" -c 'import ros_wheels_bootstrapper as b; print(b.get_ros_p
   export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
   export LD_LIBRARY_PATH="$ros_ld_path"
   export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
-  quiet "$VENV/bin/colcon" --log-base log build \
+  quiet "$VENV/bin/colcon" --log-base "log/$DISTRO" build \
     --base-paths "$ROOT" \
-    --build-base build --install-base install \
+    --build-base "build/$DISTRO" --install-base "install/$DISTRO" \
     --symlink-install \
     --cmake-args \
       "-DCMAKE_PREFIX_PATH=$VENV" \
@@ -147,6 +163,10 @@ ros_ld_path="$("$VPY" -c 'import ros_wheels_bootstrapper as b; print(b.get_ros_p
 )
 # A symlink install keeps links to sources that were moved or deleted since an earlier build;
 # such a stale module could shadow the real one.
-find "$ROOT/install" -xtype l -delete
-say "built in $((SECONDS - start)) s -> install/"
-say "done; now run:  source scripts/activate.sh"
+find "$ROOT/install/$DISTRO" -xtype l -delete
+say "built in $((SECONDS - start)) s -> install/$DISTRO"
+if [ "$DISTRO" = kilted ]; then
+  say "done; now run:  source scripts/activate.sh"
+else
+  say "done; now run:  ROS_DISTRO=$DISTRO source scripts/activate.sh"
+fi

@@ -46,6 +46,7 @@ PROG = "sam3-ros-annotate"
 MCAP_NAME, JSON_NAME, VIDEO_NAME = "instances.mcap", "annotations.json", "annotated.mp4"
 JOURNAL_NAME, CHECKPOINT_NAME = "journal.jsonl", "checkpoint.pt"
 EXIT_STOPPED = 130  # what a shell reports for a program ended by Ctrl-C
+ANNOTATING, WRITING = "annotating", "writing outputs"  # the phases of a run, as its progress bars name them
 
 REFUSALS = (RecordingError, PromptError, ModelLoadError, FrameError)
 
@@ -90,19 +91,24 @@ class _StopRequests:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, help="video file, rosbag2 folder, or .mcap/.db3 file")
-    parser.add_argument("--prompt", action="append", required=True, metavar="TEXT", help="a concept to track (noun phrase); repeat for more")
     parser.add_argument("--output", type=Path, required=True, metavar="DIR", help="directory for the outputs (created if missing)")
-    parser.add_argument("--topic", help="image topic of a recording (needed when it has more than one)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or local directory of SAM 3; '{TINY_MODEL_NAME}' = untrained test model")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
-    parser.add_argument("--max-frames", type=_positive, metavar="N", help="annotate only the first N frames")
-    parser.add_argument("--checkpoint-every", type=_positive, default=100, metavar="N", help="frames between engine checkpoints (default 100)")
+    add_annotation_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run in --output")
     return parser.parse_args(argv)
 
 
-def _positive(text: str) -> int:
+def add_annotation_options(parser: argparse.ArgumentParser) -> None:
+    """How a recording is annotated: the options sam3-ros-annotate-fleet shares with this tool."""
+    parser.add_argument("--prompt", action="append", required=True, metavar="TEXT", help="a concept to track (noun phrase); repeat for more")
+    parser.add_argument("--topic", help="image topic of a recording (needed when it has more than one)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or local directory of SAM 3; '{TINY_MODEL_NAME}' = untrained test model")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
+    parser.add_argument("--max-frames", type=positive_int, metavar="N", help="annotate only the first N frames")
+    parser.add_argument("--checkpoint-every", type=positive_int, default=100, metavar="N", help="frames between engine checkpoints (default 100)")
+
+
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
@@ -118,11 +124,25 @@ def _say(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
-def annotate(args: argparse.Namespace) -> dict:
-    """Run the whole job; returns a summary. Raises REFUSALS, RunError or Stopped."""
-    settings = TrackerSettings()
+def terminal_bar(desc: str, total: int | None, initial: int = 0) -> tqdm:
+    """The progress bar of a run in a terminal: frames/s and the time left, on stderr."""
+    return tqdm(total=total, initial=initial, unit="frame", desc=desc, dynamic_ncols=True)
+
+
+def validated_prompts(texts: list[str], settings: TrackerSettings) -> list[str]:
+    """The prompt texts as the engine will use them; raises PromptError for one it refuses."""
     registry = PromptRegistry(settings.max_prompts, settings.max_prompt_length, settings.max_exemplars)
-    prompts = [request.text for request in registry.validate([PromptRequest(text) for text in args.prompt])]
+    return [request.text for request in registry.validate([PromptRequest(text) for text in texts])]
+
+
+def annotate(args: argparse.Namespace, bar=terminal_bar) -> dict:
+    """Run the whole job; returns a summary. Raises REFUSALS, RunError or Stopped.
+
+    bar(desc, total, initial) makes the progress bar of each phase (ANNOTATING, then WRITING): a
+    context manager with update(); sam3-ros-annotate-fleet's tasks report to the driver instead.
+    """
+    settings = TrackerSettings()
+    prompts = validated_prompts(args.prompt, settings)
     recording = open_recording(args.input, args.topic)
     device = resolve_device(args.device)
     run = {
@@ -164,24 +184,28 @@ def annotate(args: argparse.Namespace) -> dict:
         journal.start(keep_bytes=checkpoint.journal_bytes if checkpoint else 0)
         try:
             frames = chain([first] if first else [], frames)
-            frames_done = _track(frames, tracker, journal, save, start, total, args.checkpoint_every)
+            with bar(ANNOTATING, total, start) as frame_bar:
+                frames_done = _track(frames, tracker, journal, save, start, frame_bar, args.checkpoint_every)
         finally:
             journal.close()
 
-    summary = _write_outputs(args, recording, journal, tracker, frames_done)
-    journal.remove()
+    summary = _write_outputs(args, recording, journal, tracker, frames_done, bar)
+    # The checkpoint goes first: a kill between the two deletions leaves a journal without a
+    # checkpoint, which a resumed run redoes from the first frame, rather than a checkpoint whose
+    # journal is gone, which it would refuse.
     checkpoint_path.unlink()
-    return summary
+    journal.remove()
+    return {**summary, "resumed_at": start}
 
 
-def _track(frames, tracker: ConceptTracker, journal: Journal, save, start: int, total, checkpoint_every: int) -> int:
+def _track(frames, tracker: ConceptTracker, journal: Journal, save, start: int, bar, checkpoint_every: int) -> int:
     """Process and journal every frame; returns how many are done.
 
     save(frames_done) checkpoints every `checkpoint_every` frames, after the last frame, and before
     a requested stop (then Stopped is raised).
     """
     frames_done = start
-    with _StopRequests() as stop, tqdm(total=total, initial=start, unit="frame", desc="annotating", dynamic_ncols=True) as bar:
+    with _StopRequests() as stop:
         for source in frames:
             result = tracker.process(source.rgb, stamp=source.stamp_ns)
             journal.append(JournalEntry(source.index, source.stamp_ns, source.frame_id, result))
@@ -217,7 +241,7 @@ def _checkpoint_to_resume(resume: bool, run: dict, journal: Journal, checkpoint_
     return checkpoint
 
 
-def _write_outputs(args, recording, journal: Journal, tracker: ConceptTracker, frames_done: int) -> dict:
+def _write_outputs(args, recording, journal: Journal, tracker: ConceptTracker, frames_done: int, bar) -> dict:
     """Render the MCAP, the VIS JSON and the MP4 from the journal, with the source frames for the video."""
     output: Path = args.output
     untrained = args.model == TINY_MODEL_NAME
@@ -234,14 +258,14 @@ def _write_outputs(args, recording, journal: Journal, tracker: ConceptTracker, f
     video = Mp4Writer(output / VIDEO_NAME, recording.fps)
     banner = UNTRAINED_BANNER if untrained else ""
     try:
-        with closing(recording.frames()) as sources, tqdm(total=frames_done, unit="frame", desc="writing outputs", dynamic_ncols=True) as bar:
+        with closing(recording.frames()) as sources, bar(WRITING, frames_done) as output_bar:
             for entry, source in zip(journal.entries(), sources):
                 if entry.frame != source.index:
                     raise RuntimeError(f"journal frame {entry.frame} does not match source frame {source.index}")
                 mcap.write(entry)
                 vis.add(entry)
                 video.write(draw_overlay(source.rgb, entry.result, banner))
-                bar.update()
+                output_bar.update()
     finally:
         mcap.close()
         video.close()

@@ -1,13 +1,13 @@
 """sam3-ros-annotate refuses bad input with one line that says why, before it loads a model."""
 
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-INSTALLED_TOOL = REPO / "install" / "sam3_ros" / "lib" / "sam3_ros" / "sam3-ros-annotate"
+from sam3_ros.node.node_process import executable_path
+
+INSTALLED_TOOL = executable_path("sam3-ros-annotate")
 # facebook/sam3 is never loaded here: every refusal comes before the model (HF_HUB_OFFLINE is set).
 PROMPT = ["--prompt", "person"]
 
