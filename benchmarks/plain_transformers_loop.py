@@ -10,13 +10,14 @@ transformers' "Streaming Video Inference" example (docs/source/en/model_doc/sam3
         outputs = model(inference_session=session, frame=inputs.pixel_values[0], reverse=False)
         processed = processor.postprocess_outputs(session, outputs, original_sizes=inputs.original_sizes)
 
-`PlainStreamingLoop` runs exactly that, with transformers' own `Sam3VideoProcessor` code for the
-session, the prompts and the post-processing (upsample every mask, threshold, boxes, overlap
-constraints). Only the session dtype is added (the example loads the model in float32; a bf16
-model needs a bf16 session). Two pieces of the processor need torchvision, which has no CPU build
-for this torch: the image processor (resize with antialias, rescale, normalise) and
-`masks_to_boxes`. Where torchvision is missing, both are replaced by the same operations in torch:
-`processor_kind` says which was used.
+`PlainStreamingLoop` runs exactly that. Where torchvision is installed (the full torch set of
+scripts/setup.sh), the processor is transformers' own `Sam3VideoProcessor`, built from its image
+and video processors and the tokenizer (random weights have no hub checkpoint to load it from).
+Only the session dtype is added (the example loads the model in float32; a bf16 model needs a bf16
+session). Two pieces of the processor need torchvision, which the light torch set (CPU-only torch
+2.13.0) lacks: the image processor (resize with antialias, rescale, normalise) and
+`masks_to_boxes`. Without torchvision, `ProcessorWithoutTorchvision` keeps upstream's session,
+prompt and post-processing methods and does those two in torch: `processor_kind` says which ran.
 """
 
 from __future__ import annotations
@@ -46,30 +47,30 @@ def _emulated_masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
     return boxes
 
 
-class DocumentedProcessor(Sam3VideoProcessor):
-    """transformers' Sam3VideoProcessor, built without a hub checkpoint (random weights have none).
+def documented_processor(tokenizer, image_size: int):
+    """transformers' Sam3VideoProcessor where torchvision is installed, else ProcessorWithoutTorchvision."""
+    if not TORCHVISION:
+        return ProcessorWithoutTorchvision(tokenizer, image_size)
+    from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
+    from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor
 
-    Its session, prompt and post-processing methods are upstream's, unchanged. `__call__` is
-    upstream's Sam3ImageProcessor where torchvision is installed, else the same steps in torch.
-    """
+    size = {"height": image_size, "width": image_size}
+    # The video processor is what facebook/sam3's processor config names; the streaming loop never calls it.
+    return Sam3VideoProcessor(Sam3ImageProcessor(size=size), Sam2VideoVideoProcessor(size=size), tokenizer)
+
+
+class ProcessorWithoutTorchvision(Sam3VideoProcessor):
+    """Upstream's Sam3VideoProcessor methods with its two torchvision pieces done in torch."""
 
     def __init__(self, tokenizer, image_size: int):
-        # ProcessorMixin.__init__ wants an image and a video processor object; the streaming loop
-        # uses neither beyond the per-image call below.
+        # ProcessorMixin.__init__ wants image and video processor objects, which need torchvision.
         self.tokenizer = tokenizer
         self.target_size = image_size
-        self._image_processor = None
-        if TORCHVISION:
-            from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor
-
-            self._image_processor = Sam3ImageProcessor(size={"height": image_size, "width": image_size})
-        elif not hasattr(processing_sam3_video, "masks_to_boxes"):
+        if not hasattr(processing_sam3_video, "masks_to_boxes"):
             # upstream imports it from torchvision at module level only when torchvision exists
             processing_sam3_video.masks_to_boxes = _emulated_masks_to_boxes
 
     def __call__(self, images: np.ndarray, device=None, return_tensors="pt", **kwargs) -> BatchFeature:
-        if self._image_processor is not None:
-            return self._image_processor(images=images, device=device, return_tensors=return_tensors)
         # Sam3ImageProcessor's steps: HWC uint8 -> CHW on `device`; torchvision resize of a uint8
         # tensor (bilinear, antialias: computed in float, rounded back to uint8); rescale 1/255 and
         # normalise mean = std = 0.5, fused into (x - 127.5) / 127.5 in float32.
@@ -83,7 +84,7 @@ class DocumentedProcessor(Sam3VideoProcessor):
 
 def processor_kind() -> str:
     if TORCHVISION:
-        return "transformers Sam3VideoProcessor with Sam3ImageProcessor (torchvision installed)"
+        return "transformers' own Sam3VideoProcessor (torchvision installed)"
     return (
         "transformers Sam3VideoProcessor methods; torchvision missing, so its image processor and "
         "masks_to_boxes are emulated in torch with the same steps"
@@ -97,7 +98,7 @@ class PlainStreamingLoop:
         parameter = next(model.parameters())
         self.model = model
         self.device = parameter.device
-        self.processor = DocumentedProcessor(tokenizer, model.config.image_size)
+        self.processor = documented_processor(tokenizer, model.config.image_size)
         self.session = self.processor.init_video_session(
             inference_device=self.device,
             processing_device="cpu",

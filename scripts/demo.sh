@@ -5,6 +5,9 @@
 # ROS_DISTRO=jazzy runs it on ROS 2 Jazzy's wheels (default: kilted), in that distro's environment.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# A first set-up takes the light torch set (no torchvision: exemplar boxes are refused); an existing
+# environment keeps its set. SAM3_TORCH=full bash scripts/demo.sh gets torch with torchvision.
+[ -n "${SAM3_TORCH:-}" ] || [ -d "$ROOT/.venv/${ROS_DISTRO:-kilted}" ] || export SAM3_TORCH=light
 bash "$ROOT/scripts/setup.sh"
 # shellcheck disable=SC1091
 source "$ROOT/scripts/activate.sh"

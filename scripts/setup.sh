@@ -11,7 +11,8 @@
 # Afterwards:  source scripts/activate.sh   (with the same ROS_DISTRO)
 #
 # Environment knobs: ROS_DISTRO (kilted or jazzy, default kilted), PYTHON (interpreter used to
-# create the venv, default python3), SAM3_SKIP_BUILD=1 (stop after the venv is ready).
+# create the venv, default python3), SAM3_SKIP_BUILD=1 (stop after the venv is ready),
+# SAM3_TORCH (see "torch set" below).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,22 +62,39 @@ VPY="$VENV/bin/python"
   || die ".venv/$DISTRO uses $("$VPY" -V 2>&1); Python 3.11 or newer is required (remove .venv/$DISTRO and set PYTHON)"
 PYVER="$("$VPY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 if [ "$PYVER" != "3.11" ]; then
-  say "warning: .venv/$DISTRO uses Python $PYVER; the pinned torch==2.13.0 CPU wheel of this workplace is for 3.11 only"
+  say "warning: .venv/$DISTRO uses Python $PYVER; the pinned torch wheels of this workplace are for 3.11 only"
 fi
 
+# --- torch set ----------------------------------------------------------------
+# SAM3_TORCH=full: requirements-torch.txt, torch with torchvision (exemplar boxes; what the tests
+# run). SAM3_TORCH=light: requirements-torch-light.txt, a CPU-only torch without torchvision (the
+# demo's first set-up). Unset: the set this .venv already has, else full.
+TORCH_SET_FILE="$VENV/.sam3_ros_torch"
+TORCH_SET="${SAM3_TORCH:-$(cat "$TORCH_SET_FILE" 2>/dev/null || echo full)}"
+case "$TORCH_SET" in
+  full) TORCH_REQUIREMENTS=requirements-torch.txt ;;
+  light) TORCH_REQUIREMENTS=requirements-torch-light.txt ;;
+  *) die "SAM3_TORCH=$TORCH_SET: use full (torch with torchvision) or light (CPU-only torch, no exemplar boxes)" ;;
+esac
+
 # --- 2. Python packages -------------------------------------------------------
-# Skipped when the requirement files and the interpreter are unchanged since the
+# Skipped when the requirement files, the torch set and the interpreter are unchanged since the
 # last successful install.
 STAMP="$VENV/.sam3_ros_requirements"
-REQUIREMENTS=(requirements.txt requirements-build.txt "requirements-ros-$DISTRO.txt")
-want="$(cat requirements-runtime.txt "${REQUIREMENTS[@]}"; "$VPY" -VV)"
+REQUIREMENTS=(requirements.txt requirements-build.txt "requirements-ros-$DISTRO.txt" "$TORCH_REQUIREMENTS")
+want="$(cat requirements-runtime.txt "${REQUIREMENTS[@]}"; echo "torch set: $TORCH_SET"; "$VPY" -VV)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   say "installing Python packages (${REQUIREMENTS[*]}) ..."
   quiet "$VPY" -m pip install --disable-pip-version-check \
     "${REQUIREMENTS[@]/#/-r}"
+  if [ "$TORCH_SET" = light ] && "$VPY" -m pip show --quiet torchvision >/dev/null 2>&1; then
+    # left from the full set: it would not load beside the light torch, yet transformers would see it
+    quiet "$VPY" -m pip uninstall --disable-pip-version-check --yes torchvision
+  fi
+  printf '%s' "$TORCH_SET" >"$TORCH_SET_FILE"
   printf '%s' "$want" >"$STAMP"
 else
-  say "Python packages already installed"
+  say "Python packages already installed (torch set: $TORCH_SET)"
 fi
 
 # --- 3. quirk: exported CMake targets name the wheel builder's include folders

@@ -120,8 +120,8 @@ class ConceptTracker:
     def add_prompts(self, requests: list[PromptRequest]) -> list[Prompt]:
         """Add concepts; texts already active keep their id and tracks (new exemplars attach to them)."""
         with self._lock:
-            self._check_exemplars_supported(requests)
             new = self.prompts.plan_add(requests)
+            self._check_exemplars_supported(requests)
             self._attach_exemplars(requests)
             return [self._register(self.prompts.add(request)) for request in new]
 
@@ -146,8 +146,8 @@ class ConceptTracker:
     def replace_prompts(self, requests: list[PromptRequest]) -> list[Prompt]:
         """Make the active set exactly `requests`; overlapping texts keep their ids and tracks."""
         with self._lock:
-            self._check_exemplars_supported(requests)
             wanted = self.prompts.validate(requests)
+            self._check_exemplars_supported(requests)
             if len(wanted) > self.prompts.max_prompts:
                 raise PromptError(f"{len(wanted)} prompts exceed the limit of {self.prompts.max_prompts} (parameter max_prompts)")
             wanted_texts = {request.text for request in wanted}

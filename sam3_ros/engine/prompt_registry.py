@@ -130,8 +130,13 @@ class PromptRegistry:
             coords = (box.x_min, box.y_min, box.x_max, box.y_max)
             if not all(math.isfinite(c) and c >= 0 for c in coords):
                 raise PromptError(f"exemplar box {coords} of prompt '{text}' has a negative or non-finite coordinate")
-            if box.x_max <= box.x_min or box.y_max <= box.y_min:
-                raise PromptError(f"exemplar box {coords} of prompt '{text}' is empty (need x_max > x_min, y_max > y_min)")
+            if box.x_max < box.x_min or box.y_max < box.y_min:
+                raise PromptError(
+                    f"exemplar box {coords} of prompt '{text}' is inverted: give (x_min, y_min, x_max, y_max) "
+                    "with x_max > x_min and y_max > y_min"
+                )
+            if box.x_max == box.x_min or box.y_max == box.y_min:
+                raise PromptError(f"exemplar box {coords} of prompt '{text}' has zero area: draw it around the example")
         return exemplars
 
 
