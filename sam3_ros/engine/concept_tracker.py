@@ -277,7 +277,13 @@ class ConceptTracker:
             self._memory.prune(self._session, self._session_frame - 1)
         if self._session_frame == 0:
             raise VisualPromptError("no frame has been processed yet: wait for the first image, then click on it")
-        return self._session_frame - 1, self._frame_size
+        frame_idx = self._session_frame - 1
+        if self._session.cache.get_vision_features(frame_idx) is None:
+            # Upstream empties the cache when its last object is removed; the frame's pixels stay.
+            vision_embeds = self._model.detector_model.get_vision_features(pixel_values=self._session.get_frame(frame_idx)[None])
+            features, positions = self._model.get_vision_features_for_tracker(vision_embeds=vision_embeds)
+            self._session.cache.cache_vision_features(frame_idx, {"vision_feats": features, "vision_pos_embeds": positions})
+        return frame_idx, self._frame_size
 
     def _point_inputs(self, prompt: VisualPrompt, width: int, height: int):
         return prompt.point_inputs(width, height, self._image_size, self.device)
