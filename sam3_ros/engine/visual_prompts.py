@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from sam3_ros.engine.batched_tracker import step_with_inputs
+
 VISUAL_PROMPT_ID = 0
 # transformers' point labels: 1 include, 0 exclude, 2 and 3 a box's top-left and bottom-right corners.
 _BOX_LABELS = (2, 3)
@@ -88,17 +90,7 @@ def condition_on_clicks(tracker, session, obj_idx: int, frame_idx: int, point_in
     for kind in ("cond_frame_outputs", "non_cond_frame_outputs"):
         outputs[kind].pop(frame_idx, None)
     is_init_cond_frame = frame_idx not in session.frames_tracked_per_obj[obj_idx]
-    out = tracker._run_single_frame_inference(
-        inference_session=session,
-        obj_idx=obj_idx,
-        frame_idx=frame_idx,
-        batch_size=1,
-        is_init_cond_frame=is_init_cond_frame,
-        point_inputs=point_inputs,
-        mask_inputs=None,
-        reverse=False,
-        streaming=False,
-    )
+    out = step_with_inputs(tracker, session, frame_idx, obj_idx, is_init_cond_frame, point_inputs, None, reverse=False)
     session.store_output(obj_idx, frame_idx, output_value=out, is_conditioning_frame=True)
     tracker._batch_encode_memories(
         inference_session=session,
