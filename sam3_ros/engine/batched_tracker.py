@@ -43,17 +43,7 @@ def tracker_step(tracker, session, frame_idx: int, reverse: bool, run_mem_encode
 
     memory_inputs: list[tuple[int, bool]] = []  # obj_idx, whether its mask came from inputs
     for obj_idx, is_init_cond_frame, points, masks in per_object:
-        out = tracker._run_single_frame_inference(
-            inference_session=session,
-            obj_idx=obj_idx,
-            frame_idx=frame_idx,
-            batch_size=1,
-            is_init_cond_frame=is_init_cond_frame,
-            point_inputs=points,
-            mask_inputs=masks,
-            reverse=False if is_init_cond_frame else reverse,
-            streaming=False,
-        )
+        out = step_with_inputs(tracker, session, frame_idx, obj_idx, is_init_cond_frame, points, masks, reverse)
         session.store_output(obj_idx, frame_idx, output_value=out, is_conditioning_frame=is_init_cond_frame)
         if not is_init_cond_frame:
             session.frames_tracked_per_obj[obj_idx][frame_idx] = {"reverse": reverse}
@@ -79,6 +69,21 @@ def tracker_step(tracker, session, frame_idx: int, reverse: bool, run_mem_encode
     pred_masks = torch.cat([out["pred_masks"] for out in outputs])
     object_score_logits = torch.cat([out["object_score_logits"] for out in outputs]).squeeze(-1)
     return pred_masks, object_score_logits
+
+
+def step_with_inputs(tracker, session, frame_idx: int, obj_idx: int, is_init_cond_frame: bool, points, masks, reverse: bool) -> dict:
+    """Upstream's batch-1 tracker step of one object with its inputs on this frame (clicks or a mask)."""
+    return tracker._run_single_frame_inference(
+        inference_session=session,
+        obj_idx=obj_idx,
+        frame_idx=frame_idx,
+        batch_size=1,
+        is_init_cond_frame=is_init_cond_frame,
+        point_inputs=points,
+        mask_inputs=masks,
+        reverse=False if is_init_cond_frame else reverse,
+        streaming=False,
+    )
 
 
 def propagate(tracker, session, frame_idx: int, obj_indices: list[int], reverse: bool) -> dict[int, dict]:

@@ -29,6 +29,7 @@ from sam3_ros.engine.mask_postprocessing import (
 from sam3_ros.engine.prompt_registry import Prompt, PromptError, PromptRegistry, PromptRequest
 from sam3_ros.engine.track_ids import TrackIdBook
 from sam3_ros.engine.track_memory import TrackMemory
+from sam3_ros.engine.visual_prompts import VISUAL_PROMPT_ID, VisualPrompt, VisualPromptError, condition_on_clicks
 
 # SAM 3's text encoder has 32 positions; longer prompts are truncated by the tokenizer.
 _TEXT_TOKENS = 32
@@ -48,11 +49,14 @@ class TrackerSettings:
     max_image_pixels: int = 4096 * 4096
     detection_threshold: float | None = None  # None keeps the model's own (0.5 for SAM 3)
     new_track_threshold: float | None = None  # None keeps the model's own (0.7 for SAM 3)
+    refinement_hold_frames: int = 30  # frames after a refinement in which the detector may not re-condition the object
 
     def __post_init__(self):
         for name in ("max_objects_per_prompt", "max_objects_total", "max_prompts", "max_prompt_length", "max_image_pixels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.refinement_hold_frames < 0:
+            raise ValueError("refinement_hold_frames must be >= 0")
         for name in ("detection_threshold", "new_track_threshold"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -96,6 +100,7 @@ class ConceptTracker:
         self._lock = threading.Lock()
         self._frames_seen = 0
         self._start_session()
+        self._idle_frame: np.ndarray | None = None
 
     def set_object_caps(self, total: int, per_prompt: int) -> None:
         """Change the object caps of a running tracker (the node lowers them after out-of-memory frames).
@@ -194,6 +199,103 @@ class ConceptTracker:
             table.pop(prompt.id, None)
         self.prompts.remove(prompt.id)
 
+    # -- visual objects (clicks and boxes) -----------------------------------------------------
+
+    @torch.inference_mode()
+    def track_object(self, prompt: VisualPrompt, label: str = "") -> int:
+        """Start tracking the object at `prompt`'s clicks and box on the most recent frame; its track id.
+
+        It is conditioned at once on that frame (see `visual_prompts`) and reported from the next
+        frame on, with `label` (default "object <track id>") as its prompt text.
+        """
+        with self._lock:
+            frame_idx, (width, height) = self._clicked_frame()
+            prompt.validate(width, height)
+            if len(label) > self.settings.max_prompt_length:
+                raise VisualPromptError(f"label has {len(label)} characters, more than max_prompt_length {self.settings.max_prompt_length}")
+            session = self._session
+            if len(session.obj_ids) >= self.settings.max_objects_total:
+                raise VisualPromptError(
+                    f"already tracking {len(session.obj_ids)} objects, the limit (parameter max_objects_total): "
+                    "remove a visual object or a prompt first"
+                )
+            obj_id = session.max_obj_id = session.max_obj_id + 1
+            obj_idx = session.obj_id_to_idx(obj_id)
+            session.obj_id_to_prompt_id[obj_id] = VISUAL_PROMPT_ID
+            # What upstream's planning sets for a new detection, read by its bookkeeping on later frames.
+            session.obj_first_frame_idx[obj_id] = frame_idx
+            session.trk_keep_alive[obj_id] = self._model.init_trk_keep_alive
+            session.obj_id_to_score[obj_id] = 1.0
+            condition_on_clicks(self._model.tracker_model, session, obj_idx, frame_idx, self._point_inputs(prompt, width, height))
+            track_id = self._ids.adopt(obj_id, frame_idx)
+            self._visual_labels[obj_id] = label or f"object {track_id}"
+            return track_id
+
+    @torch.inference_mode()
+    def refine_object(self, track_id: int, prompt: VisualPrompt) -> None:
+        """Correct a tracked object (concept or visual) with clicks on the most recent frame.
+
+        Only that object is re-conditioned; for `refinement_hold_frames` frames the detector may
+        not re-condition it, so that it does not undo the correction.
+        """
+        with self._lock:
+            obj_id = self._live_object(track_id)
+            frame_idx, (width, height) = self._clicked_frame()
+            prompt.validate(width, height)
+            obj_idx = self._session.obj_id_to_idx(obj_id)
+            condition_on_clicks(self._model.tracker_model, self._session, obj_idx, frame_idx, self._point_inputs(prompt, width, height))
+            self._held_until[obj_id] = frame_idx + self.settings.refinement_hold_frames
+
+    def remove_object(self, track_id: int) -> None:
+        """Stop tracking a visual object. Concept objects go with their prompt (the detector would find them again)."""
+        with self._lock:
+            obj_id = self._live_object(track_id)
+            prompt_id = self._session.obj_id_to_prompt_id[obj_id]
+            if prompt_id != VISUAL_PROMPT_ID:
+                raise VisualPromptError(
+                    f"track {track_id} is an instance of prompt '{self._session.prompts[prompt_id]}' (id {prompt_id}), "
+                    "which the detector would find again: remove the prompt, or refine the object instead"
+                )
+            self._memory.remove_objects(self._session, [obj_id])
+            self._forget_objects([obj_id])
+
+    def visual_objects(self) -> dict[int, str]:
+        """Track id -> label of every visual object being tracked."""
+        with self._lock:
+            return {self._ids.public_of(obj_id): label for obj_id, label in sorted(self._visual_labels.items())}
+
+    def _live_object(self, track_id: int) -> int:
+        obj_id = self._ids.object_of(track_id)
+        if obj_id is None or obj_id not in self._session.obj_ids:
+            raise VisualPromptError(f"no live track has id {track_id}: it ended, or it was never reported")
+        return obj_id
+
+    def _clicked_frame(self) -> tuple[int, tuple[int, int]]:
+        """The session index and size of the most recent frame, its features cached for clicks."""
+        if self._idle_frame is not None:
+            # Nothing was tracked on that frame, so the backbone skipped it: run it now.
+            frame, self._idle_frame = self._idle_frame, None
+            self._forward(frame, {})
+            self._memory.prune(self._session, self._session_frame - 1)
+        if self._session_frame == 0:
+            raise VisualPromptError("no frame has been processed yet: wait for the first image, then click on it")
+        frame_idx = self._session_frame - 1
+        if self._session.cache.get_vision_features(frame_idx) is None:
+            # Upstream empties the cache when its last object is removed; the frame's pixels stay.
+            vision_embeds = self._model.detector_model.get_vision_features(pixel_values=self._session.get_frame(frame_idx)[None])
+            features, positions = self._model.get_vision_features_for_tracker(vision_embeds=vision_embeds)
+            self._session.cache.cache_vision_features(frame_idx, {"vision_feats": features, "vision_pos_embeds": positions})
+        return frame_idx, self._frame_size
+
+    def _point_inputs(self, prompt: VisualPrompt, width: int, height: int):
+        return prompt.point_inputs(width, height, self._image_size, self.device)
+
+    def _forget_objects(self, obj_ids) -> None:
+        self._ids.forget(obj_ids)
+        for obj_id in obj_ids:
+            self._visual_labels.pop(obj_id, None)
+            self._held_until.pop(obj_id, None)
+
     # -- frames --------------------------------------------------------------------------------
 
     def reset(self) -> None:
@@ -201,6 +303,7 @@ class ConceptTracker:
         with self._lock:
             self._ids.clear()
             self._start_session()
+            self._idle_frame = None
             for prompt in self.prompts:
                 self._register(prompt)
 
@@ -211,7 +314,13 @@ class ConceptTracker:
             video_storage_device=self.device,
             dtype=self.dtype,
         )
+        # Upstream first sets it when a detection starts a track; the tracker step reads it before
+        # that when the first object is a visual one.
+        self._session.obj_with_new_inputs = []
         self._session_frame = 0
+        self._frame_size = (0, 0)  # width, height of the session's most recent frame
+        self._visual_labels: dict[int, str] = {}  # model object id -> label, for visual objects
+        self._held_until: dict[int, int] = {}  # model object id -> last frame of its refinement hold
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -229,6 +338,9 @@ class ConceptTracker:
                     "settings": self.settings,
                     "session": self._session,
                     "session_frame": self._session_frame,
+                    "frame_size": self._frame_size,
+                    "visual_labels": self._visual_labels,
+                    "held_until": self._held_until,
                     "frames_seen": self._frames_seen,
                     "ids": self._ids,
                     "prompts": self.prompts,
@@ -245,6 +357,10 @@ class ConceptTracker:
         with self._lock:
             self._session = state["session"]
             self._session_frame = state["session_frame"]
+            self._frame_size = state["frame_size"]
+            self._visual_labels = state["visual_labels"]
+            self._held_until = state["held_until"]
+            self._idle_frame = None
             self._frames_seen = state["frames_seen"]
             self._ids = state["ids"]
             self.prompts = state["prompts"]
@@ -262,17 +378,18 @@ class ConceptTracker:
         with self._lock:
             self._frames_seen += 1
             prompts = list(self.prompts)
-            if not prompts:
+            if not prompts and not self._session.obj_ids:
+                self._idle_frame = frame  # the backbone runs on it only if someone clicks on it
                 return FrameResult(stamp, width, height, self._frames_seen, (), ())
-            pixel_values = frame_to_pixel_values(frame, self._image_size, self.device, self.dtype)
+            self._idle_frame = None
             exemplars = {p.id: self._exemplar_tensors(p, width, height) for p in prompts if p.exemplars}
-            self._model.prepare_frame(exemplars)
             frame_idx = self._session_frame
             checkpoint = SessionCheckpoint(self._session, self._ids)
             try:
-                output = self._model(inference_session=self._session, frame=pixel_values, frame_idx=frame_idx)
-                self._session_frame += 1
-                presence = torch.stack([self._model.presence_scores[p.id] for p in prompts])
+                output, frame_idx = self._forward(frame, exemplars)
+                presence = (
+                    torch.stack([self._model.presence_scores[p.id] for p in prompts]) if prompts else torch.zeros(0, device=self.device)
+                )
                 instances, presence = self._instances(output, presence, frame_idx, height, width)
                 self._memory.prune(self._session, frame_idx)
             except BaseException:
@@ -287,6 +404,18 @@ class ConceptTracker:
                 for p, score in zip(prompts, presence)
             )
             return FrameResult(stamp, width, height, self._frames_seen, instances, summaries)
+
+    def _forward(self, frame, exemplars):
+        """Run the model on one frame; (its output, the frame's session index)."""
+        pixel_values = frame_to_pixel_values(frame, self._image_size, self.device, self.dtype)
+        frame_idx = self._session_frame
+        self._model.prepare_frame(exemplars)
+        self._held_until = {obj_id: last for obj_id, last in self._held_until.items() if last >= frame_idx}
+        self._model.recondition_held_obj_ids = set(self._held_until)
+        output = self._model(inference_session=self._session, frame=pixel_values, frame_idx=frame_idx)
+        self._session_frame += 1
+        self._frame_size = (frame.shape[1], frame.shape[0])
+        return output, frame_idx
 
     def _exemplar_tensors(self, prompt: Prompt, width: int, height: int):
         boxes, labels = [], []
@@ -333,7 +462,7 @@ class ConceptTracker:
                     TrackedInstance(
                         track_id=update.reported[obj_id],
                         prompt_id=prompt_of[position],
-                        prompt_text=session.prompts[prompt_of[position]],
+                        prompt_text=self._visual_labels.get(obj_id) or session.prompts[prompt_of[position]],
                         score=host_scores[position],
                         box=box,
                         mask=mask,
@@ -341,6 +470,7 @@ class ConceptTracker:
                     )
                 )
         self._memory.remove_objects(session, update.retired)
+        self._forget_objects(update.retired)
         return tuple(sorted(instances, key=lambda i: i.track_id)), host_presence
 
 

@@ -30,6 +30,8 @@ class StreamingSam3VideoModel(Sam3VideoModel):
         self._exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.presence_scores: dict[int, torch.Tensor] = {}
         self.detector_model.detr_decoder._get_coords = HostSizedCoords()
+        # Objects just refined by clicks: the detector must not re-condition them (undo the correction).
+        self.recondition_held_obj_ids: set[int] = set()
 
     def prepare_frame(self, exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]]):
         """Exemplar boxes for the next forward's detector, by prompt id.
@@ -41,11 +43,19 @@ class StreamingSam3VideoModel(Sam3VideoModel):
         self.presence_scores = {}
 
     def run_detection(self, inference_session, vision_embeds):
+        if not inference_session.prompts:  # only visual objects (clicks) to track: nothing to detect
+            self.presence_scores = {}
+            return {}
         detections, self.presence_scores = detect(self, inference_session, vision_embeds, self._exemplars)
         return detections
 
     def _associate_det_trk(self, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids):
         return associate(self, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids)
+
+    def _prepare_recondition_masks(self, inference_session, frame_idx, det_out, trk_masks, trk_id_to_max_iou_high_conf_det, tracker_obj_scores_global):
+        """Upstream's periodic re-conditioning on detections, except for objects held after a refinement."""
+        matches = {obj_id: det for obj_id, det in trk_id_to_max_iou_high_conf_det.items() if obj_id not in self.recondition_held_obj_ids}
+        return super()._prepare_recondition_masks(inference_session, frame_idx, det_out, trk_masks, matches, tracker_obj_scores_global)
 
     def run_tracker_propagation(self, inference_session, frame_idx: int, reverse: bool):
         """Upstream's propagation, with the tracker batched over objects (`batched_tracker`)."""

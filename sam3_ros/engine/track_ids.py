@@ -67,6 +67,20 @@ class TrackIdBook:
         self.forget(retired)
         return TrackUpdate(reported, retired)
 
+    def adopt(self, obj_id: int, frame_index: int) -> int:
+        """Confirm an object at once (one the operator pointed at needs no confirmation); its public id."""
+        self._tracks[obj_id] = _TrackState(first_frame=frame_index, frames_seen=1, public_id=self._next_public_id)
+        self._next_public_id += 1
+        return self._tracks[obj_id].public_id
+
+    def object_of(self, public_id: int) -> int | None:
+        """The model object id of a live reported track, None if no live track has that public id."""
+        return next((obj_id for obj_id, state in self._tracks.items() if state.public_id == public_id), None)
+
+    def public_of(self, obj_id: int) -> int | None:
+        state = self._tracks.get(obj_id)
+        return state.public_id if state else None
+
     def frames_tracked(self, obj_id: int, frame_index: int) -> int:
         return frame_index - self._tracks[obj_id].first_frame
 

@@ -28,6 +28,7 @@ from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from rclpy.time import Time
+from geometry_msgs.msg import PointStamped
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -55,12 +56,13 @@ from sam3_ros.node.out_of_memory import FrameFailure, ObjectCaps, OutOfMemoryBac
 from sam3_ros.node.parameters import NodeConfig, declare_parameters, read_config
 from sam3_ros.node.prompt_service import PromptService
 from sam3_ros.node.ros_process import init_rclpy, spin_until_done
+from sam3_ros.node.visual_prompt_service import DepthView, VisualPromptService
 from sam3_ros.node.rviz_markers import delete_all_markers, markers_for_instances
 from sam3_ros.node.synchronised_input import SynchronisedSubscriptions
 from sam3_ros.outputs.debug_overlay import draw_overlay
 from sam3_ros.outputs.depth_projection import locate
 from sam3_ros.outputs.label_image import label_image_from_masks
-from sam3_ros.srv import GetPrompts, SetPrompts
+from sam3_ros.srv import GetPrompts, RefineObject, RemoveObject, SetPrompts, TrackObject
 
 _THROTTLE_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -97,6 +99,7 @@ class _Interfaces:
     image_sub: object | None
     synchronised: SynchronisedSubscriptions | None
     services: list
+    clicked_point_sub: object | None  # with depth: RViz's "Publish Point" clicks
 
 
 class Sam3Node(LifecycleNode):
@@ -112,6 +115,7 @@ class Sam3Node(LifecycleNode):
         self._shown_markers: set[int] = set()  # track ids whose RViz markers are up
         self._marker_frame = ""  # the frame they are in
         self.last_frame_size: tuple[int, int] | None = None  # (width, height): exemplar boxes must fit in it
+        self.last_depth_view: DepthView | None = None  # with depth: where clicked 3D points land
         self._out_of_memory = OutOfMemoryBackoff(1)  # set at configure
         self.finished = Future()  # done after a lifecycle shutdown: main() then ends the process
 
@@ -121,6 +125,7 @@ class Sam3Node(LifecycleNode):
         self._wake = threading.Event()
 
         self.prompt_service = PromptService(self)
+        self.visual_prompt_service = VisualPromptService(self)
 
         self.health = HealthMonitor(time.monotonic())
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -204,6 +209,11 @@ class Sam3Node(LifecycleNode):
         # from the prompt services, `ros2 param set prompts` and configure then run one at a time,
         # so a service call mirroring its set into `prompts` never interleaves with a change of it.
         services = self.default_callback_group
+        clicked_point_sub = None
+        if config.depth is not None:
+            clicked_point_sub = self.create_subscription(
+                PointStamped, "clicked_point", self.visual_prompt_service.on_clicked_point, 10, callback_group=services
+            )
         return _Interfaces(
             instances=self.create_lifecycle_publisher(InstanceArray, "~/instances", 10),
             label=self.create_lifecycle_publisher(Image, "~/label_image", 5),
@@ -219,7 +229,17 @@ class Sam3Node(LifecycleNode):
                 self.create_service(
                     GetPrompts, "~/get_prompts", self.prompt_service.on_get_prompts, qos_profile=_SERVICE_QOS, callback_group=services
                 ),
+                self.create_service(
+                    TrackObject, "~/track_object", self.visual_prompt_service.on_track_object, qos_profile=_SERVICE_QOS, callback_group=services
+                ),
+                self.create_service(
+                    RefineObject, "~/refine_object", self.visual_prompt_service.on_refine_object, qos_profile=_SERVICE_QOS, callback_group=services
+                ),
+                self.create_service(
+                    RemoveObject, "~/remove_object", self.visual_prompt_service.on_remove_object, qos_profile=_SERVICE_QOS, callback_group=services
+                ),
             ],
+            clicked_point_sub=clicked_point_sub,
         )
 
     def on_activate(self, state) -> TransitionCallbackReturn:
@@ -295,6 +315,8 @@ class Sam3Node(LifecycleNode):
             self.destroy_subscription(interfaces.image_sub)
         if interfaces.synchronised is not None:
             interfaces.synchronised.destroy()
+        if interfaces.clicked_point_sub is not None:
+            self.destroy_subscription(interfaces.clicked_point_sub)
         for service in interfaces.services:
             self.destroy_service(service)
         self._shown_markers = set()
@@ -399,6 +421,7 @@ class Sam3Node(LifecycleNode):
         except ImageConversionError as error:
             self.get_logger().warning(f"no 3D positions for this frame: {error}", throttle_duration_sec=_THROTTLE_S)
             return None
+        self.last_depth_view = DepthView(inputs.depth.header.frame_id, intrinsics, depth.shape, (result.height, result.width))
         return {i.track_id: locate(i.mask, depth, intrinsics, self.config.depth.settings) for i in result.instances}
 
     def _latency_s(self, stamp) -> float:

@@ -44,6 +44,7 @@ PARAMETERS = {
     "new_track_threshold": (0.7, "Minimum detector score for an unmatched detection to start a track", _unit()),
     "confirm_frames": (3, "Consecutive frames a new track must be seen before it is published", _int(1, 1000)),
     "max_lost_frames": (30, "Frames a published track may stay unseen (occluded) before it ends", _int(0, 100000)),
+    "refinement_hold_frames": (30, "Frames after a ~/refine_object call in which the detector may not re-condition that object", _int(0, 100000)),
     "max_objects_per_prompt": (20, "Tracked objects per prompt", _int(1, 1000)),
     "max_objects_total": (50, "Tracked objects over all prompts", _int(1, 10000)),
     "max_prompts": (16, "Active prompts at most", _int(1, 1000)),
@@ -126,6 +127,7 @@ def read_config(node) -> NodeConfig:
     tracker = TrackerSettings(
         confirm_frames=value["confirm_frames"],
         max_lost_frames=value["max_lost_frames"],
+        refinement_hold_frames=value["refinement_hold_frames"],
         max_objects_per_prompt=value["max_objects_per_prompt"],
         max_objects_total=value["max_objects_total"],
         max_prompts=value["max_prompts"],

@@ -92,6 +92,20 @@ def colour_pixels_of_depth_grid(colour_shape: tuple[int, int], depth_shape: tupl
     return np.minimum(rows, colour_h - 1), np.minimum(cols, colour_w - 1)
 
 
+def colour_pixel_of_point(point, intrinsics: PinholeIntrinsics, depth_shape: tuple[int, int], colour_shape: tuple[int, int]):
+    """(column, row) in the colour image of a 3D point (x, y, z) in the depth camera's optical frame.
+
+    Projected with the depth intrinsics, then carried to the colour image by the depth-to-colour
+    mapping above (registered depth, same view); raises ValueError for a point not in front of the camera.
+    """
+    x, y, z = (float(v) for v in point)
+    if not (np.isfinite([x, y, z]).all() and z > 0):
+        raise ValueError(f"point ({x:g}, {y:g}, {z:g}) is not in front of the depth camera (it needs z > 0)")
+    (colour_h, colour_w), (depth_h, depth_w) = colour_shape, depth_shape
+    u, v = intrinsics.fx * x / z + intrinsics.cx, intrinsics.fy * y / z + intrinsics.cy
+    return (u + 0.5) * colour_w / depth_w - 0.5, (v + 0.5) * colour_h / depth_h - 0.5
+
+
 def mask_at_depth_resolution(mask: np.ndarray, depth_shape: tuple[int, int]) -> np.ndarray:
     """The HdxWd boolean mask of depth pixels whose centre falls on the colour mask."""
     rows, cols = colour_pixels_of_depth_grid(mask.shape, depth_shape)

@@ -8,6 +8,7 @@ import pytest
 from sam3_ros.outputs.depth_projection import (
     DepthSettings,
     PinholeIntrinsics,
+    colour_pixel_of_point,
     colour_pixels_of_depth_grid,
     locate,
     mask_at_depth_resolution,
@@ -172,3 +173,19 @@ def test_invalid_settings_and_shapes_are_refused():
         DepthSettings(near_percentile=101.0)
     with pytest.raises(ValueError, match="2D"):
         locate(np.ones((2, 2, 1), dtype=bool), np.ones((2, 2)), UNIT)
+
+
+def test_a_clicked_point_lands_on_the_colour_pixel_its_depth_pixel_maps_to():
+    # Depth pixel (row 2, column 3) at 2 m is the point (6, 4, 2) under UNIT; the colour image is
+    # twice the depth image's size, so that depth pixel covers colour columns 6-7 and rows 4-5.
+    x, y = colour_pixel_of_point((6.0, 4.0, 2.0), UNIT, depth_shape=(5, 8), colour_shape=(10, 16))
+
+    assert (x, y) == (6.5, 4.5)
+    rows, cols = colour_pixels_of_depth_grid((10, 16), (5, 8))
+    assert (cols[3], rows[2]) == (7, 5)
+
+
+@pytest.mark.parametrize("point", [(0.0, 0.0, 0.0), (1.0, 1.0, -1.0), (float("nan"), 0.0, 1.0)])
+def test_a_point_not_in_front_of_the_camera_is_refused(point):
+    with pytest.raises(ValueError, match="not in front of the depth camera"):
+        colour_pixel_of_point(point, UNIT, (5, 8), (10, 16))

@@ -1,0 +1,110 @@
+"""The node's visual-prompt half: `~/track_object`, `~/refine_object` and `~/remove_object`, and RViz's clicked points (`clicked_point`, with depth).
+
+Clicks and boxes are in pixels of the most recent processed image; the engine applies them
+between two frames (it holds its lock), so they never interleave with a frame in progress. Visual
+objects refer to one frame and are not kept in the state file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sam3_ros.engine.visual_prompts import Click, VisualPrompt, VisualPromptError
+from sam3_ros.msg import VisualObject
+from sam3_ros.outputs.depth_projection import PinholeIntrinsics, colour_pixel_of_point
+
+
+@dataclass(frozen=True)
+class DepthView:
+    """The depth camera of the most recent processed frame: where a clicked 3D point lands in its colour image."""
+
+    frame_id: str
+    intrinsics: PinholeIntrinsics
+    depth_shape: tuple[int, int]  # height, width
+    colour_shape: tuple[int, int]
+
+
+def visual_prompt_from_request(request) -> VisualPrompt:
+    """The clicks and box of a TrackObject or RefineObject request; raises VisualPromptError."""
+    points, positive = list(request.points), list(request.positive)
+    if positive and len(positive) != len(points):
+        raise VisualPromptError(f"{len(positive)} 'positive' flags for {len(points)} points: send one per point, or none")
+    clicks = tuple(Click(p.x, p.y, positive[i] if positive else True) for i, p in enumerate(points))
+    roi = request.box
+    box = None
+    if roi.width or roi.height:
+        box = (float(roi.x_offset), float(roi.y_offset), float(roi.x_offset + roi.width), float(roi.y_offset + roi.height))
+    return VisualPrompt(clicks, box)
+
+
+class VisualPromptService:
+    """Serves visual objects of `node.engine`; the node creates the services."""
+
+    def __init__(self, node):
+        self._node = node
+        self._logger = node.get_logger()
+
+    def track(self, prompt: VisualPrompt, label: str) -> int:
+        """Start a visual object (also used for RViz's clicked points); raises VisualPromptError."""
+        engine = self._engine()
+        track_id = engine.track_object(prompt, label)
+        self._logger.info(f"tracking visual object {track_id} ('{engine.visual_objects()[track_id]}')")
+        return track_id
+
+    def on_track_object(self, request, response):
+        def track():
+            response.track_id = self.track(visual_prompt_from_request(request), request.label)
+            return f"tracking object {response.track_id}"
+
+        return self._answer(response, track)
+
+    def on_refine_object(self, request, response):
+        def refine():
+            self._engine().refine_object(request.track_id, visual_prompt_from_request(request))
+            return f"object {request.track_id} refined"
+
+        return self._answer(response, refine)
+
+    def on_remove_object(self, request, response):
+        def remove():
+            self._engine().remove_object(request.track_id)
+            return f"object {request.track_id} removed"
+
+        return self._answer(response, remove)
+
+    def on_clicked_point(self, msg) -> None:
+        """Track the object under a clicked 3D point (geometry_msgs/PointStamped, RViz's "Publish Point")."""
+        view = self._node.last_depth_view
+        try:
+            if view is None:
+                raise VisualPromptError("no image with depth has been processed yet")
+            if msg.header.frame_id != view.frame_id:
+                raise VisualPromptError(
+                    f"it is in frame '{msg.header.frame_id}', but only the depth camera's optical frame '{view.frame_id}' "
+                    "is accepted (the node does no TF lookup): set RViz's fixed frame to it, or call ~/track_object with pixels"
+                )
+            try:
+                x, y = colour_pixel_of_point((msg.point.x, msg.point.y, msg.point.z), view.intrinsics, view.depth_shape, view.colour_shape)
+            except ValueError as error:
+                raise VisualPromptError(str(error)) from error
+            self.track(VisualPrompt((Click(x, y),)), "")
+        except VisualPromptError as error:
+            self._logger.warning(f"clicked point ignored: {error}")
+
+    def _engine(self):
+        engine = self._node.engine
+        if engine is None:  # a call that raced a cleanup
+            raise VisualPromptError("the node is not configured")
+        return engine
+
+    def _answer(self, response, change):
+        try:
+            response.message = change()
+            response.success = True
+        except VisualPromptError as error:
+            response.success, response.message = False, str(error)
+            self._logger.warning(f"visual prompt refused: {error}")
+        engine = self._node.engine
+        objects = engine.visual_objects() if engine is not None else {}
+        response.visual_objects = [VisualObject(track_id=track_id, label=label) for track_id, label in objects.items()]
+        return response

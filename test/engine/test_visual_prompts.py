@@ -1,0 +1,231 @@
+"""Visual prompts: objects tracked from clicks and boxes next to the concept tracks, refined by clicks."""
+
+import pytest
+import torch
+from transformers import Sam3TrackerVideoProcessor
+from transformers.models.sam3_tracker_video.modeling_sam3_tracker_video import Sam3TrackerVideoInferenceSession
+
+from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.track_ids import TrackIdBook
+from sam3_ros.engine.visual_prompts import VISUAL_PROMPT_ID, Click, VisualPrompt, VisualPromptError
+
+BOX_ON_A_RIDER = VisualPrompt(clicks=(Click(70, 30), Click(20, 60, positive=False)), box=(50.0, 5.0, 110.0, 60.0))
+# Logits of the same maths on the same features; float summation order (the batched tracker) only.
+LOGIT_TOLERANCE = 1e-5
+
+
+def _object_index(tracker, track_id):
+    return tracker.session.obj_id_to_idx(tracker._ids.object_of(track_id))
+
+
+def test_a_clicked_object_is_what_transformers_tracker_computes_for_the_same_clicks(make_tracker, bikes_frames):
+    """The click frame and the next one, against Sam3TrackerVideoModel.forward with Sam3TrackerVideoProcessor's inputs."""
+    tracker = make_tracker("person")
+    height, width = bikes_frames[0].shape[:2]
+    tracker.process(bikes_frames[0])
+    session = tracker.session
+    reference = Sam3TrackerVideoInferenceSession(video_height=height, video_width=width, inference_device="cpu", dtype=torch.float32)
+    reference.processed_frames = {}
+    reference.cache.cache_vision_features(0, session.cache.get_vision_features(0))
+    reference.processed_frames[0] = session.processed_frames[0]
+    image_size = tracker._image_size
+    processor = _points_only_processor(image_size)
+    box = BOX_ON_A_RIDER.box
+    processor.add_inputs_to_inference_session(
+        reference,
+        frame_idx=0,
+        obj_ids=[7],
+        input_points=[[[[c.x, c.y] for c in BOX_ON_A_RIDER.clicks]]],
+        input_labels=[[[int(c.positive) for c in BOX_ON_A_RIDER.clicks]]],
+        input_boxes=[[list(box)]],
+    )
+    tracker_model = tracker._model.tracker_model
+
+    track_id = tracker.track_object(BOX_ON_A_RIDER, "rider")
+    with torch.inference_mode():
+        tracker_model(inference_session=reference, frame_idx=0)
+    engine_click = session.output_dict_per_obj[_object_index(tracker, track_id)]["cond_frame_outputs"][0]
+    reference_click = reference.output_dict_per_obj[0]["cond_frame_outputs"][0]
+
+    print(f"click frame: largest logit difference {(engine_click['pred_masks'] - reference_click['pred_masks']).abs().max():.2e}")
+    assert torch.allclose(engine_click["pred_masks"], reference_click["pred_masks"], atol=LOGIT_TOLERANCE)
+    assert torch.allclose(engine_click["maskmem_features"], reference_click["maskmem_features"], atol=LOGIT_TOLERANCE)
+
+    tracker.process(bikes_frames[1])
+    reference.cache.cache_vision_features(1, session.cache.get_vision_features(1))
+    reference.processed_frames[1] = session.processed_frames[1]
+    with torch.inference_mode():
+        tracker_model(inference_session=reference, frame_idx=1, run_mem_encoder=False)
+    engine_next = session.output_dict_per_obj[_object_index(tracker, track_id)]["non_cond_frame_outputs"][1]
+    reference_next = reference.output_dict_per_obj[0]["non_cond_frame_outputs"][1]
+
+    print(f"next frame: largest logit difference {(engine_next['pred_masks'] - reference_next['pred_masks']).abs().max():.2e}")
+    assert torch.allclose(engine_next["pred_masks"], reference_next["pred_masks"], atol=LOGIT_TOLERANCE)
+
+
+def _points_only_processor(image_size: int) -> Sam3TrackerVideoProcessor:
+    """transformers' processor for points and boxes; built without its image processors, which need
+    torchvision and take no part in normalising points."""
+    processor = Sam3TrackerVideoProcessor.__new__(Sam3TrackerVideoProcessor)
+    processor.target_size, processor.point_pad_value = image_size, -10
+    return processor
+
+
+def test_visual_and_concept_objects_share_the_session_and_prompt_changes_leave_visual_objects_alone(make_tracker, bikes_frames):
+    tracker = make_tracker("person", confirm_frames=1)
+    tracker.process(bikes_frames[0])
+    track_id = tracker.track_object(BOX_ON_A_RIDER, "rider")
+
+    results = [tracker.process(frame) for frame in bikes_frames[1:4]]
+    tracker.replace_prompts([PromptRequest("bicycle")])
+    results += [tracker.process(frame) for frame in bikes_frames[4:8]]
+    tracker.remove_prompts(texts=["bicycle"])
+    results += [tracker.process(frame) for frame in bikes_frames[8:10]]
+
+    for result in results:
+        visual = [i for i in result.instances if i.prompt_id == VISUAL_PROMPT_ID]
+        assert [(i.track_id, i.prompt_text) for i in visual] == [(track_id, "rider")]
+    assert {i.prompt_text for i in results[2].instances} == {"rider", "person"}
+    assert {i.prompt_text for i in results[5].instances} == {"rider", "bicycle"}
+    assert tracker.visual_objects() == {track_id: "rider"}
+
+
+def test_the_detector_never_matches_a_visual_object(make_tracker, bikes_frames):
+    """The detector finds 'person' where the operator clicked a person: two objects, both kept."""
+    tracker = make_tracker("person", confirm_frames=1)
+    first = tracker.process(bikes_frames[0])
+    tracker.process(bikes_frames[1])
+    person = next(i for i in tracker.process(bikes_frames[2]).instances if i.prompt_id != VISUAL_PROMPT_ID)
+    x0, y0, x1, y1 = person.box
+    track_id = tracker.track_object(VisualPrompt(box=(x0, y0, x1, y1)))
+
+    later = [tracker.process(frame) for frame in bikes_frames[3:8]]
+
+    assert first.instances  # the concept is detected from the start
+    assert all(track_id in [i.track_id for i in result.instances] for result in later)
+    assert all(person.track_id in [i.track_id for i in result.instances] for result in later)
+
+
+def test_refinement_reconditions_only_that_object(make_tracker, bikes_frames):
+    tracker = make_tracker("person")
+    tracker.process(bikes_frames[0])
+    first = tracker.track_object(BOX_ON_A_RIDER)
+    second = tracker.track_object(VisualPrompt(box=(5.0, 5.0, 40.0, 60.0)))
+    tracker.process(bikes_frames[1])
+    session = tracker.session
+    before = {obj_idx: dict(outputs["cond_frame_outputs"]) for obj_idx, outputs in session.output_dict_per_obj.items()}
+
+    tracker.refine_object(second, VisualPrompt(clicks=(Click(10, 10, positive=False), Click(30, 40))))
+
+    changed = [obj_idx for obj_idx, outputs in session.output_dict_per_obj.items() if outputs["cond_frame_outputs"] != before[obj_idx]]
+    assert changed == [_object_index(tracker, second)]
+    assert 1 in session.output_dict_per_obj[_object_index(tracker, second)]["cond_frame_outputs"]
+    assert 1 not in session.output_dict_per_obj[_object_index(tracker, first)]["cond_frame_outputs"]
+
+
+def test_the_detector_does_not_recondition_a_refined_object_within_the_hold_window(reconditioning_sam3, make_tracker, bikes_frames, hooks):
+    model = reconditioning_sam3[0]
+    tracker = make_tracker("person", model=reconditioning_sam3, confirm_frames=1, refinement_hold_frames=4)
+    for frame in bikes_frames[:3]:
+        result = tracker.process(frame)
+    person = result.instances[0]
+    tracker.refine_object(person.track_id, VisualPrompt(clicks=(Click(*_centre(person.box)),)))  # on session frame 2
+    obj_id = tracker._ids.object_of(person.track_id)
+    held = []
+    hooks.append(model.register_forward_pre_hook(lambda *_: held.append(obj_id in model.recondition_held_obj_ids)))
+    reconditioned = []
+    for frame in bikes_frames[3:9]:  # session frames 3 to 8
+        tracker.process(frame)
+        reconditioned.append(obj_id in _objects_the_detector_would_recondition(model, tracker.session))
+
+    assert held == [True] * 4 + [False] * 2
+    assert reconditioned == [False] * 4 + [True] * 2
+
+
+def _objects_the_detector_would_recondition(model, session) -> set[int]:
+    """Upstream's choice among tracks that all match a confident detection (the engine's override filters it)."""
+    count, size = len(session.obj_ids), model.low_res_mask_size
+    _, obj_ids = model._prepare_recondition_masks(
+        inference_session=session,
+        frame_idx=0,
+        det_out={"mask": torch.ones(1, size, size)},
+        trk_masks=torch.ones(count, size, size),
+        trk_id_to_max_iou_high_conf_det={obj_id: 0 for obj_id in session.obj_ids},
+        tracker_obj_scores_global=torch.ones(count),
+    )
+    return obj_ids
+
+
+def _centre(box):
+    x0, y0, x1, y1 = box
+    return (x0 + x1) / 2, (y0 + y1) / 2
+
+
+def test_removed_objects_end_and_ids_are_never_reused(make_tracker, bikes_frames):
+    tracker = make_tracker()
+    tracker.process(bikes_frames[0])  # no prompt: the backbone runs on this frame only when clicked
+    first = tracker.track_object(BOX_ON_A_RIDER)
+    tracker.process(bikes_frames[1])
+    tracker.remove_object(first)
+    second = tracker.track_object(BOX_ON_A_RIDER)
+    tracker.reset()
+    tracker.process(bikes_frames[2])
+    third = tracker.track_object(BOX_ON_A_RIDER)
+
+    result = tracker.process(bikes_frames[3])
+
+    assert len({first, second, third}) == 3
+    assert [i.track_id for i in result.instances] == [third]
+    with pytest.raises(VisualPromptError, match=f"no live track has id {first}"):
+        tracker.refine_object(first, BOX_ON_A_RIDER)
+
+
+def test_a_visual_object_is_reported_at_once_and_ends_after_max_lost_frames_invisible():
+    book = TrackIdBook(confirm_frames=3, max_lost_frames=2)
+    track_id = book.adopt(obj_id=5, frame_index=0)
+
+    updates = [book.update(frame, {5: visible}) for frame, visible in enumerate([True, False, False, False], start=1)]
+
+    assert [update.reported for update in updates[:1]] == [{5: track_id}]
+    assert [update.retired for update in updates] == [[], [], [], [5]]
+    assert book.object_of(track_id) is None
+
+
+@pytest.mark.parametrize(
+    "prompt, reason",
+    [
+        (VisualPrompt(), "neither points nor a box"),
+        (VisualPrompt(clicks=(Click(160, 10),)), "outside the 160x68 image"),
+        (VisualPrompt(clicks=(Click(-1, 10),)), "outside"),
+        (VisualPrompt(box=(10.0, 10.0, 10.0, 20.0)), "empty"),
+        (VisualPrompt(box=(10.0, 10.0, 200.0, 20.0)), "reaches outside"),
+        (VisualPrompt(clicks=(Click(10, 10, positive=False),)), "all points are negative"),
+    ],
+)
+def test_bad_clicks_are_refused_with_a_reason(make_tracker, bikes_frames, prompt, reason):
+    tracker = make_tracker("person")
+    tracker.process(bikes_frames[0])
+
+    with pytest.raises(VisualPromptError, match=reason):
+        tracker.track_object(prompt)
+    assert tracker.visual_objects() == {}
+
+
+def test_clicks_before_any_frame_and_beyond_the_object_cap_are_refused(make_tracker, bikes_frames):
+    tracker = make_tracker(max_objects_total=1)
+    with pytest.raises(VisualPromptError, match="no frame has been processed yet"):
+        tracker.track_object(BOX_ON_A_RIDER)
+    tracker.process(bikes_frames[0])
+    tracker.track_object(BOX_ON_A_RIDER)
+
+    with pytest.raises(VisualPromptError, match="max_objects_total"):
+        tracker.track_object(BOX_ON_A_RIDER)
+
+
+def test_concept_objects_are_refined_but_not_removed(make_tracker, bikes_frames):
+    tracker = make_tracker("person", confirm_frames=1)
+    person = tracker.process(bikes_frames[0]).instances[0]
+
+    with pytest.raises(VisualPromptError, match="remove the prompt"):
+        tracker.remove_object(person.track_id)
+    tracker.refine_object(person.track_id, VisualPrompt(clicks=(Click(*_centre(person.box)),)))
