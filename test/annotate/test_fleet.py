@@ -19,9 +19,8 @@ from rosbags.highlevel import AnyReader
 
 from sam3_ros.annotate.checkpoint import load_checkpoint
 from sam3_ros.annotate.fleet import main
+from sam3_ros.node.node_process import executable_path
 
-REPO = Path(__file__).resolve().parents[2]
-INSTALLED_TOOL = REPO / "install" / "sam3_ros" / "lib" / "sam3_ros" / "sam3-ros-annotate-fleet"
 MAX_FRAMES = 24  # bikes.mp4 is cut there (as the single tool's bikes_run); the written recordings are shorter
 OUTPUT_FILES = ("annotated.mp4", "annotations.json", "instances.mcap")
 
@@ -196,7 +195,7 @@ def test_ctrl_c_in_a_terminal_stops_at_a_checkpoint_and_the_same_command_resumes
     # The installed executable with its own Ray, in its own session: Ctrl-C in a terminal reaches
     # the whole foreground process group, Ray's own processes included.
     command = subprocess.Popen(
-        [INSTALLED_TOOL, *map(str, args)], env=tool_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [executable_path("sam3-ros-annotate-fleet"), *map(str, args)], env=tool_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     _when_journal_has(root / "bikes", 3, lambda: os.killpg(command.pid, signal.SIGINT)).join()
     assert command.wait(timeout=120) == 130

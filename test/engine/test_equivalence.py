@@ -7,6 +7,7 @@ engine's cap on them (TrackMemory) prunes during the clip.
 
 import pytest
 import torch
+from transformers.models.sam3_video import modeling_sam3_video
 
 from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.prompt_registry import PromptRequest
@@ -103,7 +104,11 @@ BF16_TOLERANCE = 0.1
 BF16_FRAMES = 2
 
 
-def test_bfloat16_tracks_as_float32_within_its_precision(crowded_sam3, bikes_frames, engine_model_stream):
+def test_bfloat16_tracks_as_float32_within_its_precision(crowded_sam3, bikes_frames, engine_model_stream, monkeypatch):
+    # SAM 3's network alone: hole filling (with a cv-utils kernel, e.g. the engine's after load_sam3)
+    # sets small components to +-0.1, 25 times the tiny model's logits, so a pixel that bf16 rounds
+    # across 0 would move whole components.
+    monkeypatch.setattr(modeling_sam3_video, "cv_utils_kernel", False)
     full = engine_model_stream(*crowded_sam3, PROMPTS)
     half = engine_model_stream(*crowded_sam3, PROMPTS, dtype=torch.bfloat16)
     worst = 0.0
