@@ -60,7 +60,8 @@ def run(args, connection: Sam3Connection, out) -> None:
                 f"and receives images (its lifecycle state: {latest.lifecycle_state()})"
             )
         connection.spin_until(lambda: latest.status is not None, DIAGNOSTICS_WAIT_S)
-        console.print(live_view(connection.node_name, latest.array, latest.status, topic))
+        # Not wrapped or cropped (a pipe is 80 columns): a figure split over two lines reads as two.
+        console.print(live_view(connection.node_name, latest.array, latest.status, topic), soft_wrap=True)
         return
     view = lambda: live_view(connection.node_name, latest.array, latest.status, topic)  # noqa: E731
     with Live(view(), console=console, auto_refresh=False) as live:
