@@ -54,7 +54,11 @@ def generate_launch_description():
             description="Fast DDS XML profile (default: the package's 64 MB shared-memory profile for camera-sized images)",
         ),
     ]
-    transport = SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", LaunchConfiguration("fastdds_profile"))
+    # Fast DDS 3 (Kilted) reads the first variable, Fast DDS 2 (Humble, Jazzy) only the second.
+    transport = [
+        SetEnvironmentVariable(name, LaunchConfiguration("fastdds_profile"))
+        for name in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+    ]
     node = Node(
         package="sam3_ros",
         executable="sam3_ros",
@@ -77,4 +81,4 @@ def generate_launch_description():
         output="screen",
         emulate_tty=True,
     )
-    return LaunchDescription(arguments + [transport, node])
+    return LaunchDescription(arguments + transport + [node])

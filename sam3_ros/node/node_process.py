@@ -18,7 +18,8 @@ from ament_index_python.packages import get_package_prefix, get_package_share_di
 PACKAGE = "sam3_ros"
 NODE_EXECUTABLE = "sam3_ros"
 STOP_TIMEOUT_S = 30.0
-# Fast DDS reads its XML profile from the first; the second is its older, deprecated name.
+# Fast DDS 3 (Kilted) reads its XML profile from the first; Fast DDS 2 (Jazzy) only from the second,
+# its older name. Both are set.
 FASTDDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 LARGE_IMAGES_PROFILE = "fastdds_large_images.xml"
 
@@ -37,7 +38,8 @@ def use_large_image_transport(environment=os.environ) -> None:
     """
     if not any(environment.get(name) for name in FASTDDS_PROFILE_VARIABLES):
         profile = Path(get_package_share_directory(PACKAGE)) / "config" / LARGE_IMAGES_PROFILE
-        environment[FASTDDS_PROFILE_VARIABLES[0]] = str(profile)
+        for name in FASTDDS_PROFILE_VARIABLES:
+            environment[name] = str(profile)
 
 
 def ros_argument(value) -> str:
