@@ -20,6 +20,7 @@ from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+from sam3_ros.node.node_process import fastdds_profile_variables
 
 from launch import LaunchDescription
 
@@ -54,10 +55,9 @@ def generate_launch_description():
             description="Fast DDS XML profile (default: the package's 64 MB shared-memory profile for camera-sized images)",
         ),
     ]
-    # Fast DDS 3 (Kilted) reads the first variable, Fast DDS 2 (Humble, Jazzy) only the second.
     transport = [
         SetEnvironmentVariable(name, LaunchConfiguration("fastdds_profile"))
-        for name in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+        for name in fastdds_profile_variables(os.environ.get("ROS_DISTRO", ""))
     ]
     node = Node(
         package="sam3_ros",

@@ -96,7 +96,10 @@ export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
 #    makes best-effort frames above ~0.5 MB arrive only now and then (README "Camera-sized
 #    images"). Use the package's profile (64 MB segment) unless a profile is already chosen.
 if [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ] && [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}" ]; then
-  # Fast DDS 3 (Kilted) reads the first, Fast DDS 2 (Jazzy) only the second, older name.
+  # Fast DDS 3 (Kilted) reads the first; Fast DDS 2 (Jazzy) only the second, older name, which
+  # Fast DDS 3 still reads but warns about on the stderr of every process.
   export FASTDDS_DEFAULT_PROFILES_FILE="$SAM3_ROS_ROOT/config/fastdds_large_images.xml"
-  export FASTRTPS_DEFAULT_PROFILES_FILE="$FASTDDS_DEFAULT_PROFILES_FILE"
+  if [ "$ROS_DISTRO" = jazzy ]; then
+    export FASTRTPS_DEFAULT_PROFILES_FILE="$FASTDDS_DEFAULT_PROFILES_FILE"
+  fi
 fi

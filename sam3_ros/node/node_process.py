@@ -18,9 +18,10 @@ from ament_index_python.packages import get_package_prefix, get_package_share_di
 PACKAGE = "sam3_ros"
 NODE_EXECUTABLE = "sam3_ros"
 STOP_TIMEOUT_S = 30.0
-# Fast DDS 3 (Kilted) reads its XML profile from the first; Fast DDS 2 (Jazzy) only from the second,
-# its older name. Both are set.
+# Fast DDS 3 (Kilted on) reads its XML profile from the first; Fast DDS 2 (Humble, Jazzy) only from
+# the second, its older name, which Fast DDS 3 still reads but warns about on every process's stderr.
 FASTDDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+FASTDDS_2_DISTROS = ("humble", "jazzy")
 LARGE_IMAGES_PROFILE = "fastdds_large_images.xml"
 
 
@@ -38,8 +39,13 @@ def use_large_image_transport(environment=os.environ) -> None:
     """
     if not any(environment.get(name) for name in FASTDDS_PROFILE_VARIABLES):
         profile = Path(get_package_share_directory(PACKAGE)) / "config" / LARGE_IMAGES_PROFILE
-        for name in FASTDDS_PROFILE_VARIABLES:
+        for name in fastdds_profile_variables(environment.get("ROS_DISTRO", "")):
             environment[name] = str(profile)
+
+
+def fastdds_profile_variables(ros_distro: str) -> tuple[str, ...]:
+    """The variables through which this distro's Fast DDS reads an XML profile, without a warning."""
+    return FASTDDS_PROFILE_VARIABLES if ros_distro in FASTDDS_2_DISTROS else FASTDDS_PROFILE_VARIABLES[:1]
 
 
 def ros_argument(value) -> str:
