@@ -7,8 +7,9 @@ scores into probabilities in the model's dtype (in bfloat16 every confident scor
 1.0, so scores tie). This subclass changes none of the model's maths: it matches detections to
 tracks with one host transfer and admits new ones per prompt (`association`), runs the detector
 batched over prompts (`batched_detector`, which also gives the presence scores and takes exemplar
-boxes) and the tracker batched over objects (`batched_tracker`), and hands tracker score logits on
-in float32.
+boxes) and the tracker batched over objects (`batched_tracker`), computes the ViT's fixed rotary
+embeddings once instead of per layer and frame (`vision_rope_cache`), and hands tracker score
+logits on in float32.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sam3_ros.engine.association import associate
 from sam3_ros.engine.batched_detector import HostSizedCoords, detect
 from sam3_ros.engine.batched_tracker import tracker_step
 from sam3_ros.engine.mask_postprocessing import prompt_groups
+from sam3_ros.engine.vision_rope_cache import cache_vision_rotary_embeddings
 
 
 class StreamingSam3VideoModel(Sam3VideoModel):
@@ -30,6 +32,7 @@ class StreamingSam3VideoModel(Sam3VideoModel):
         self._exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.presence_scores: dict[int, torch.Tensor] = {}
         self.detector_model.detr_decoder._get_coords = HostSizedCoords()
+        cache_vision_rotary_embeddings(self.detector_model.vision_encoder)
         # Objects just refined by clicks: the detector must not re-condition them (undo the correction).
         self.recondition_held_obj_ids: set[int] = set()
 
