@@ -50,10 +50,8 @@ from sam3_ros.engine.model_loading import resolve_device, resolve_dtype
 
 IMPLEMENTATIONS = ("engine", "plain")
 DEFAULT_GRID = "1x1,1x5,3x10,5x30"
-# Steady state: the plain loop's counts stop changing once the tracker's memory bank (num_maskmem =
-# 7 frames) is full. The engine batches objects whose memories have the same shape, memory frames
-# *and* object pointers (a window of 16 frames), so objects that started a few frames apart run as
-# separate batches until every window is full: 20 frames.
+# Steady state: the counts stop changing once the tracker's memory bank (num_maskmem = 7 frames)
+# and its object-pointer window (16 frames) are full: 20 frames.
 DEFAULT_WARMUP = 20
 
 

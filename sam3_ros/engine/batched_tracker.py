@@ -2,18 +2,73 @@
 
 transformers' `Sam3TrackerVideoModel.forward` runs `_run_single_frame_inference` once per object
 (batch size 1), so every tracked object costs a full memory-attention and mask-decoder pass of
-kernel launches. Here objects whose memory has the same shape (number of spatial memory frames and
-of object-pointer tokens) are stacked along the batch dimension and run in one pass; their memory
-tensors and positional encodings are gathered exactly as upstream gathers them per object, so each
-object's result is what its own batch-1 pass computes (up to float summation order). Objects that
-receive inputs on this frame (new masks, clicks) take upstream's per-object path, as upstream does.
+kernel launches. Here all objects without new inputs are stacked along the batch dimension and run
+in one pass; their memory tensors and positional encodings are gathered exactly as upstream
+gathers them per object. Objects whose memories are shorter (young objects: fewer spatial memory
+frames and object pointers) are padded to the longest, and a key mask in the memory attention's
+cross-attention (`MemoryCrossAttention`) keeps each object to its own memory, so each object's
+result is what its own batch-1 pass computes (up to float summation order) and a frame costs one
+pass however many objects joined at different times. Objects that receive inputs on this frame
+(new masks, clicks) take upstream's per-object path, as upstream does.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from transformers.models.sam3_tracker_video.modeling_sam3_tracker_video import NO_OBJ_SCORE, get_1d_sine_pe
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.sam3_tracker_video.modeling_sam3_tracker_video import (
+    NO_OBJ_SCORE,
+    Sam3TrackerVideoRoPEAttention,
+    apply_rotary_pos_emb_2d,
+    eager_attention_forward,
+    get_1d_sine_pe,
+)
+
+
+class MemoryCrossAttention(Sam3TrackerVideoRoPEAttention):
+    """The memory attention's cross-attention to the memory, with a mask over padding keys.
+
+    Upstream's forward attends to every key (it passes attention_mask=None); this is that forward
+    with `key_mask` (additive, (batch, 1, 1, keys), set only while a padded batch runs) as the mask.
+    """
+
+    key_mask: torch.Tensor | None = None
+
+    def forward(self, query, key, value, position_embeddings, num_k_exclude_rope: int = 0, **kwargs):
+        batch_size, point_batch_size = query.shape[:2]
+        new_shape = (batch_size * point_batch_size, -1, self.num_attention_heads, self.head_dim)
+        query = self.q_proj(query).view(*new_shape).transpose(1, 2)
+        key = self.k_proj(key).view(*new_shape).transpose(1, 2)
+        value = self.v_proj(value).view(*new_shape).transpose(1, 2)
+        cos, sin = position_embeddings
+        query, key = apply_rotary_pos_emb_2d(
+            query, key, cos, sin, repeat_freqs_k=self.rope_k_repeat, num_k_exclude_rope=num_k_exclude_rope
+        )
+        attention = ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
+        output, weights = attention(
+            self,
+            query,
+            key,
+            value,
+            attention_mask=self.key_mask,
+            dropout=0.0 if not self.training else self.dropout_p,
+            scaling=self.scaling,
+            is_causal=False,
+            **kwargs,
+        )
+        output = output.reshape(batch_size, point_batch_size, -1, self.num_attention_heads * self.head_dim).contiguous()
+        return self.o_proj(output), weights
+
+
+def use_masked_memory_cross_attention(tracker) -> None:
+    """Make each memory-attention layer's cross-attention of `tracker` a MemoryCrossAttention.
+
+    The modules keep their weights, device and names; only their class changes (no new module is
+    built, so no random initialisation draws from the seed that the tiny test models depend on).
+    """
+    for layer in tracker.memory_attention.layers:
+        layer.cross_attn_image.__class__ = MemoryCrossAttention
 
 
 def tracker_step(tracker, session, frame_idx: int, reverse: bool, run_mem_encoder: bool):
@@ -87,8 +142,10 @@ def step_with_inputs(tracker, session, frame_idx: int, obj_idx: int, is_init_con
 
 
 def propagate(tracker, session, frame_idx: int, obj_indices: list[int], reverse: bool) -> dict[int, dict]:
-    """Track objects without new inputs onto `frame_idx`, one batched pass per memory shape."""
-    groups: dict[tuple[int, int], list[tuple[int, list, list, list]]] = {}
+    """Track objects without new inputs onto `frame_idx`, in one batched pass."""
+    if not obj_indices:
+        return {}
+    members: list[tuple[int, list, list, list]] = []
     # A stream has seen frame_idx + 1 frames; the session's own count is no guide once old frames are pruned.
     num_frames = frame_idx + 1
     device = session.inference_device
@@ -101,47 +158,65 @@ def propagate(tracker, session, frame_idx: int, obj_indices: list[int], reverse:
         offsets, pointers, max_pointers = tracker._get_object_pointers(
             session, obj_idx, frame_idx, num_frames, device, reverse, streaming=False
         )
-        groups.setdefault((len(slots), len(pointers)), []).append((obj_idx, slots, offsets, pointers))
-    results: dict[int, dict] = {}
-    for members in groups.values():
-        results.update(_propagate_group(tracker, session, frame_idx, members, max_pointers))
-    return results
+        members.append((obj_idx, slots, offsets, pointers))
+    return _propagate_batch(tracker, session, frame_idx, members, max_pointers)
 
 
-def _propagate_group(tracker, session, frame_idx: int, members, max_pointers: int) -> dict[int, dict]:
+def _propagate_batch(tracker, session, frame_idx: int, members, max_pointers: int) -> dict[int, dict]:
     batch = len(members)
     vision = session.cache.get_vision_features(frame_idx)
     vision_feats, vision_pos = vision["vision_feats"], vision["vision_pos_embeds"]
     channels = tracker.hidden_dim
     height, width = tracker.backbone_feature_sizes[-1]
+    slot_counts = [len(slots) for _, slots, _, _ in members]
+    pointer_counts = [len(pointers) for _, _, _, pointers in members]
+    num_slots, num_pointers = max(slot_counts), max(pointer_counts)
 
-    # Spatial memories, (frames x HW, batch, mem_dim): per object its frames in upstream's order.
-    features = torch.stack([out["maskmem_features"] for _, slots, _, _ in members for _, out in slots])
-    positions = torch.stack([out["maskmem_pos_enc"] for _, slots, _, _ in members for _, out in slots])
-    num_slots = len(members[0][1])
+    # Spatial memories, (frames x HW, batch, mem_dim): per object its frames in upstream's order,
+    # then zeros up to the longest memory (masked out below).
+    first = next(slots[0][1] for _, slots, _, _ in members if slots)
+    padded = num_slots > min(slot_counts)
+    no_features = [first["maskmem_features"].new_zeros(first["maskmem_features"].shape)] if padded else []
+    no_positions = [first["maskmem_pos_enc"].new_zeros(first["maskmem_pos_enc"].shape)] if padded else []
+    features = torch.stack([f for count, (_, slots, _, _) in zip(slot_counts, members)
+                            for f in [out["maskmem_features"] for _, out in slots] + no_features * (num_slots - count)])
+    positions = torch.stack([p for count, (_, slots, _, _) in zip(slot_counts, members)
+                             for p in [out["maskmem_pos_enc"] for _, out in slots] + no_positions * (num_slots - count)])
     # Offset 0 (a conditioning frame) takes the last temporal encoding, as upstream's [-1].
     # non_blocking: a plain host-to-device copy would wait for all queued device work.
-    temporal_index = torch.tensor([offset - 1 for _, slots, _, _ in members for offset, _ in slots])
+    temporal_index = torch.tensor([i for count, (_, slots, _, _) in zip(slot_counts, members)
+                                   for i in [offset - 1 for offset, _ in slots] + [0] * (num_slots - count)])
     temporal_index = temporal_index.to(features.device, non_blocking=True)
     positions = positions + tracker.memory_temporal_positional_encoding[temporal_index]
     memory = _batch_second(features, batch, num_slots).to(session.dtype)
     memory_positions = _batch_second(positions, batch, num_slots)
 
     num_pointer_tokens = 0
-    if members[0][3]:
-        pointers, pointer_positions = _object_pointers(tracker, members, max_pointers, channels)
+    if num_pointers:
+        pointers, pointer_positions = _object_pointers(tracker, members, num_pointers, max_pointers, channels)
         memory = torch.cat([memory, pointers.to(memory.dtype)])
         memory_positions = torch.cat([memory_positions, pointer_positions])
         num_pointer_tokens = pointers.shape[0]
 
+    key_mask = None
+    if min(slot_counts) < num_slots or min(pointer_counts) < num_pointers:
+        key_mask = _memory_key_mask(slot_counts, pointer_counts, num_slots, first["maskmem_features"].shape[0],
+                                    num_pointer_tokens // max(num_pointers, 1), memory)
     current = vision_feats[-1].expand(-1, batch, -1)
-    conditioned = tracker.memory_attention(
-        current_vision_features=current,
-        current_vision_position_embeddings=vision_pos[-1].expand(-1, batch, -1),
-        memory=memory,
-        memory_posision_embeddings=memory_positions,
-        num_object_pointer_tokens=num_pointer_tokens,
-    )
+    cross_attentions = [layer.cross_attn_image for layer in tracker.memory_attention.layers]
+    for attention in cross_attentions:
+        attention.key_mask = key_mask
+    try:
+        conditioned = tracker.memory_attention(
+            current_vision_features=current,
+            current_vision_position_embeddings=vision_pos[-1].expand(-1, batch, -1),
+            memory=memory,
+            memory_posision_embeddings=memory_positions,
+            num_object_pointer_tokens=num_pointer_tokens,
+        )
+    finally:
+        for attention in cross_attentions:
+            attention.key_mask = None
     pix_feat = conditioned.squeeze(0).transpose(1, 2).reshape(batch, channels, height, width)
     high_res_features = [
         feat.permute(1, 2, 0).reshape(1, feat.size(2), *size).expand(batch, -1, -1, -1)
@@ -205,14 +280,34 @@ def _batch_second(stacked: torch.Tensor, batch: int, slots: int) -> torch.Tensor
     return stacked.reshape(batch, slots * length, channels).transpose(0, 1)
 
 
-def _object_pointers(tracker, members, max_pointers: int, channels: int):
-    """Object-pointer tokens and their temporal encodings, as `_process_object_pointers` per object."""
-    batch, count = len(members), len(members[0][3])
-    pointers = torch.stack([token for _, _, _, tokens in members for token in tokens])  # (batch x count, 1, C)
+def _memory_key_mask(slot_counts, pointer_counts, num_slots: int, slot_tokens: int, tokens_per_pointer: int, memory):
+    """Additive (batch, 1, 1, keys) mask: 0 on each object's own memory keys, the dtype's minimum on padding.
+
+    Keys are num_slots x slot_tokens spatial tokens, then num_pointers x tokens_per_pointer pointer tokens.
+    """
+    spatial_keys = num_slots * slot_tokens
+    counts = torch.tensor([[s * slot_tokens, spatial_keys + p * tokens_per_pointer] for s, p in zip(slot_counts, pointer_counts)])
+    counts = counts.to(memory.device, non_blocking=True)
+    keys = torch.arange(memory.shape[0], device=memory.device)
+    own = (keys < counts[:, :1]) | ((keys >= spatial_keys) & (keys < counts[:, 1:]))
+    padding = torch.zeros(own.shape, dtype=memory.dtype, device=memory.device).masked_fill_(~own, torch.finfo(memory.dtype).min)
+    return padding[:, None, None, :]
+
+
+def _object_pointers(tracker, members, count: int, max_pointers: int, channels: int):
+    """Object-pointer tokens and their temporal encodings, as `_process_object_pointers` per object.
+
+    Each object's tokens are padded with zeros to `count` (masked out in the attention).
+    """
+    batch = len(members)
+    example = next(tokens[0] for _, _, _, tokens in members if tokens)
+    filler = [example.new_zeros(example.shape)] if any(len(tokens) < count for _, _, _, tokens in members) else []
+    pointers = torch.stack([token for _, _, _, tokens in members for token in tokens + filler * (count - len(tokens))])
     pointers = pointers.reshape(batch, count, channels).transpose(0, 1)  # (count, batch, C)
     mem_dim = tracker.mem_dim
     if tracker.config.enable_temporal_pos_encoding_for_object_pointers:
-        offsets = torch.tensor([offset for _, _, offsets, _ in members for offset in offsets], dtype=torch.float32)
+        offsets = torch.tensor([offset for _, _, offsets, _ in members for offset in offsets + [0] * (count - len(offsets))],
+                               dtype=torch.float32)
         offsets = offsets.to(pointers.device, non_blocking=True) / float(max_pointers - 1)
         sine = get_1d_sine_pe(offsets, dim=channels).to(pointers.dtype)
         positions = tracker.temporal_positional_encoding_projection_layer(sine).reshape(batch, count, mem_dim).transpose(0, 1)

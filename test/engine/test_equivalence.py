@@ -79,6 +79,20 @@ def crowded_streams(crowded_sam3, bikes_frames, engine_model_stream, plain_strea
     return frames
 
 
+@pytest.fixture(scope="module")
+def memory_attention_passes(crowded_sam3, bikes_frames, engine_model_stream):
+    """Per frame of the crowded stream: (memory-attention passes of the engine's model, objects tracked)."""
+    engine = engine_model_stream(*crowded_sam3, PROMPTS)
+    passes = []
+    engine.model.tracker_model.memory_attention.register_forward_hook(lambda *_: passes.append(1))
+    per_frame = []
+    for frame in bikes_frames:
+        passes.clear()
+        engine.step(frame)
+        per_frame.append((len(passes), len(engine.session.obj_ids)))
+    return per_frame
+
+
 def test_several_objects_per_prompt_are_tracked_as_transformers_tracks_them(crowded_streams):
     """Mask logits, not pixels: the tiny model's logits are so close to 0 that a wrong memory often
     flips no pixel. Batching changes only the order of float sums, far below 1e-4 of their range."""
@@ -91,6 +105,15 @@ def test_several_objects_per_prompt_are_tracked_as_transformers_tracks_them(crow
             worst = max(worst, (engine_logits[obj_id] - expected).abs().max().item() / scale)
     print(f"largest relative logit difference {worst:.2e} over {len(plain_logits)} objects")
     assert worst <= 1e-4
+
+
+def test_objects_that_joined_on_different_frames_are_tracked_in_one_pass(memory_attention_passes):
+    """Young objects' shorter memories are padded and masked: one memory-attention pass for all
+    objects, and a second on frames where new objects join (upstream re-runs the others then)."""
+    objects = [tracked for _, tracked in memory_attention_passes]
+    assert len(set(objects)) > 3  # objects joined on several frames: memories of several lengths
+    for (passes, tracked), before in zip(memory_attention_passes[1:], objects):
+        assert passes == (1 if tracked == before else 2), memory_attention_passes
 
 
 # -- bfloat16 against float32 --------------------------------------------------------------------
