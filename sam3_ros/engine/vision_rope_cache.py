@@ -4,9 +4,10 @@ Each of SAM 3's 32 ViT layers recomputes its rotary cos/sin from the layer's fix
 positions on every forward: about 20 operators per layer, some 600 kernel launches per frame that
 always give the same two tensors. `cache_vision_rotary_embeddings` swaps each layer's embedding
 for a subclass that runs upstream's own forward once per device and buffer dtype and then hands
-back the stored result, so the values are upstream's, bit for bit. Under torch.compile and ONNX
-export it computes as upstream does: a traced graph folds them into constants itself, and a
-cache filled with a tracer's fake tensors would poison the eager frames after it.
+back the stored result, so the values are upstream's, bit for bit. Under torch.compile and
+export (TensorRT's ONNX path) it computes as upstream does: a traced graph folds the values into
+constants itself, and tracing stays free of a Python-side cache to guard on or to fill with the
+tracer's fake tensors.
 """
 
 from __future__ import annotations

@@ -54,3 +54,17 @@ def test_the_vision_encoder_gives_upstreams_features_with_less_work_per_frame():
         assert torch.equal(got.last_hidden_state, expected.last_hidden_state)
         assert all(torch.equal(a, b) for a, b in zip(got.fpn_hidden_states, expected.fpn_hidden_states))
         assert upstream_calls - our_calls >= 10 * len(ours.backbone.layers)
+
+
+def test_an_export_before_the_first_frame_leaves_the_cache_to_real_frames():
+    """TensorRT's ONNX export traces the encoder with fake tensors at start-up, before any frame."""
+    model, _ = build_tiny_sam3()
+    ours = model.detector_model.vision_encoder
+    frame = torch.randn(1, 3, model.config.image_size, model.config.image_size)
+    with torch.inference_mode():
+        exported = torch.export.export(ours, (frame,))
+        features = ours(frame)
+    layer = ours.backbone.layers[0]
+    upstream = Sam3ViTRotaryEmbedding.forward(layer.rotary_emb, frame, layer.position_ids)
+    assert torch.equal(layer.rotary_emb(frame, layer.position_ids)[0], upstream[0])
+    assert torch.equal(exported.module()(frame).last_hidden_state, features.last_hidden_state)
