@@ -4,8 +4,9 @@
 
 Reports host RSS, device memory (CUDA only), the session's footprint (entry counts and tensor
 bytes) every --every frames, the least-squares slope of RSS over the second half of the run, and
-exits non-zero if the session footprint changed after warm-up or RSS grew faster than --max-slope
-KiB per 1000 frames. Re-conditioning is forced every 2 frames and prompts change every 1000 frames,
+exits non-zero if the session footprint grew (compared with its first report under the same prompt
+set: a set of three prompts holds more than a set of one) or RSS grew faster than --max-slope KiB
+per 1000 frames. Re-conditioning is forced every 2 frames and prompts change every 1000 frames,
 so every kind of state the session can accumulate is exercised.
 
 `--tracemalloc` also traces Python allocations and prints, at every report after warm-up (the
@@ -50,14 +51,16 @@ def main() -> int:
     model, tokenizer = build_tiny_sam3(recondition_every_nth_frame=2, high_conf_thresh=0.0, high_iou_thresh=0.0)
     engine = ConceptTracker(model, tokenizer, TrackerSettings(confirm_frames=2, max_lost_frames=5))
     clip = [np.ascontiguousarray(f[::4, ::4]) for f in read_rgb_frames(bikes_video_path())[0]]
-    samples, warm_footprint, warm_snapshot = [], None, None
+    samples, warm_snapshot = [], None
+    first_footprint: dict[int, dict] = {}  # prompt set -> its footprint at its first report
+    grew: dict[str, tuple[int, int]] = {}
     if args.tracemalloc:
         tracemalloc.start(1)
     start = time.perf_counter()
     print(f"{'frame':>7} {'rss MiB':>9} {'cuda MiB':>9} {'tensors KiB':>12} {'outputs':>8} {'ids':>5} {'ms/frame':>9}")
     for index in range(args.frames):
         if index % 1000 == 0:
-            engine.replace_prompts([PromptRequest(t) for t in PROMPT_SETS[(index // 1000) % len(PROMPT_SETS)]])
+            engine.replace_prompts([PromptRequest(t) for t in PROMPT_SETS[prompt_set(index)]])
         result = engine.process(clip[index % len(clip)], stamp=index)
         if (index + 1) % args.every == 0:
             footprint = session_footprint(engine.session)
@@ -67,23 +70,28 @@ def main() -> int:
             ids = max((i.track_id for i in result.instances), default=0)
             print(f"{index + 1:>7} {samples[-1][1]:>9.1f} {cuda:>9.1f} {footprint['tensor_bytes'] / 1024:>12.1f} "
                   f"{footprint['frame_outputs']:>8} {ids:>5} {elapsed_ms:>9.1f}", flush=True)
+            first = first_footprint.setdefault(prompt_set(index), footprint)
+            grew.update({k: (first[k], footprint[k]) for k in footprint if footprint[k] > first[k]})
             if index + 1 == args.every:
-                warm_footprint = footprint
                 warm_snapshot = tracemalloc.take_snapshot() if args.tracemalloc else None
             elif warm_snapshot is not None:
                 print_python_growth(warm_snapshot, tracemalloc.take_snapshot(), index + 1 - args.every)
     frames, rss = np.array(samples).T
     half = len(frames) // 2
     slope = np.polyfit(frames[half:], rss[half:], 1)[0] * 1000 * 1024 if len(frames) - half >= 2 else 0.0
-    final = session_footprint(engine.session)
     print(f"RSS slope over the second half: {slope:.1f} KiB per 1000 frames (bound {args.max_slope})")
-    print(f"session footprint after warm-up: {warm_footprint}\nsession footprint at the end:   {final}")
-    grew = {k: (warm_footprint[k], final[k]) for k in final if final[k] > warm_footprint[k]}
+    for index, footprint in sorted(first_footprint.items()):
+        print(f"session footprint under prompts {PROMPT_SETS[index]}: {footprint}")
     if grew or slope > args.max_slope:
         print(f"FAIL: session grew {grew}" if grew else "FAIL: RSS grows")
         return 1
     print("OK: memory is flat")
     return 0
+
+
+def prompt_set(index: int) -> int:
+    """Which of PROMPT_SETS frame `index` runs under: they take turns every 1000 frames."""
+    return (index // 1000) % len(PROMPT_SETS)
 
 
 def print_python_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, frames: int, top: int = 6) -> None:
