@@ -204,6 +204,10 @@ def run(args) -> dict:
                 f"{received['label_image']} / {received['debug_image']} / {received['markers']} / {received['diagnostics']}"
             ),
             "rss first / last (MiB)": f"{samples[0][1]:.1f} / {samples[-1][1]:.1f}" if samples else "n/a",
+            # The curve's shape tells a plateau (allocator settling) from a steady growth.
+            "rss at tenths of the run (frame: MiB)": ", ".join(
+                f"{frame}: {rss:.1f}" for frame, rss in samples[:: max(1, len(samples) // 10)]
+            ),
             "rss slope after warm-up (MiB per 10k frames)": round(rss_slope_per_10k(samples), 3),
             "rss bound (MiB per 10k frames)": args.rss_bound,
             "node exit code": exit_code,
