@@ -174,18 +174,14 @@ def _propagate_batch(tracker, session, frame_idx: int, members, max_pointers: in
 
     # Spatial memories, (frames x HW, batch, mem_dim): per object its frames in upstream's order,
     # then zeros up to the longest memory (masked out below).
-    first = next(slots[0][1] for _, slots, _, _ in members if slots)
-    padded = num_slots > min(slot_counts)
-    no_features = [first["maskmem_features"].new_zeros(first["maskmem_features"].shape)] if padded else []
-    no_positions = [first["maskmem_pos_enc"].new_zeros(first["maskmem_pos_enc"].shape)] if padded else []
-    features = torch.stack([f for count, (_, slots, _, _) in zip(slot_counts, members)
-                            for f in [out["maskmem_features"] for _, out in slots] + no_features * (num_slots - count)])
-    positions = torch.stack([p for count, (_, slots, _, _) in zip(slot_counts, members)
-                             for p in [out["maskmem_pos_enc"] for _, out in slots] + no_positions * (num_slots - count)])
+    slots = [[out for _, out in member_slots] for _, member_slots, _, _ in members]
+    first = next(row[0] for row in slots if row)
+    features = torch.stack(_padded([[out["maskmem_features"] for out in row] for row in slots], first["maskmem_features"], num_slots))
+    positions = torch.stack(_padded([[out["maskmem_pos_enc"] for out in row] for row in slots], first["maskmem_pos_enc"], num_slots))
     # Offset 0 (a conditioning frame) takes the last temporal encoding, as upstream's [-1].
     # non_blocking: a plain host-to-device copy would wait for all queued device work.
-    temporal_index = torch.tensor([i for count, (_, slots, _, _) in zip(slot_counts, members)
-                                   for i in [offset - 1 for offset, _ in slots] + [0] * (num_slots - count)])
+    offsets = [[offset - 1 for offset, _ in member_slots] for _, member_slots, _, _ in members]
+    temporal_index = torch.tensor(_padded(offsets, 0, num_slots))
     temporal_index = temporal_index.to(features.device, non_blocking=True)
     positions = positions + tracker.memory_temporal_positional_encoding[temporal_index]
     memory = _batch_second(features, batch, num_slots).to(session.dtype)
@@ -280,6 +276,15 @@ def _batch_second(stacked: torch.Tensor, batch: int, slots: int) -> torch.Tensor
     return stacked.reshape(batch, slots * length, channels).transpose(0, 1)
 
 
+def _padded(rows: list[list], like, length: int) -> list:
+    """The rows' items in order, each row filled up to `length`: with zeros shaped like `like` (a
+    tensor), or with `like` itself (a number). The zeros are made once, and only if a row is short."""
+    if all(len(row) == length for row in rows):
+        return [item for row in rows for item in row]
+    filler = like.new_zeros(like.shape) if isinstance(like, torch.Tensor) else like
+    return [item for row in rows for item in row + [filler] * (length - len(row))]
+
+
 def _memory_key_mask(slot_counts, pointer_counts, num_slots: int, slot_tokens: int, tokens_per_pointer: int, memory):
     """Additive (batch, 1, 1, keys) mask: 0 on each object's own memory keys, the dtype's minimum on padding.
 
@@ -301,13 +306,11 @@ def _object_pointers(tracker, members, count: int, max_pointers: int, channels: 
     """
     batch = len(members)
     example = next(tokens[0] for _, _, _, tokens in members if tokens)
-    filler = [example.new_zeros(example.shape)] if any(len(tokens) < count for _, _, _, tokens in members) else []
-    pointers = torch.stack([token for _, _, _, tokens in members for token in tokens + filler * (count - len(tokens))])
+    pointers = torch.stack(_padded([tokens for _, _, _, tokens in members], example, count))
     pointers = pointers.reshape(batch, count, channels).transpose(0, 1)  # (count, batch, C)
     mem_dim = tracker.mem_dim
     if tracker.config.enable_temporal_pos_encoding_for_object_pointers:
-        offsets = torch.tensor([offset for _, _, offsets, _ in members for offset in offsets + [0] * (count - len(offsets))],
-                               dtype=torch.float32)
+        offsets = torch.tensor(_padded([member_offsets for _, _, member_offsets, _ in members], 0, count), dtype=torch.float32)
         offsets = offsets.to(pointers.device, non_blocking=True) / float(max_pointers - 1)
         sine = get_1d_sine_pe(offsets, dim=channels).to(pointers.dtype)
         positions = tracker.temporal_positional_encoding_projection_layer(sine).reshape(batch, count, mem_dim).transpose(0, 1)
