@@ -168,7 +168,7 @@ def watch_output(client, footage, *args: str) -> tuple[subprocess.Popen, str]:
     for frame in footage:
         client.process(frame)
         if watcher.poll() is not None or (not once and time.monotonic() > streaming_until):
-            break  # --once has what it waited for
+            break  # --once has what it waited for, or the stream ran long enough
     if not once:
         client.spin_for(2.0)  # diagnostics come once a second
         watcher.send_signal(signal.SIGINT)
