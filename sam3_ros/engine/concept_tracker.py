@@ -100,7 +100,6 @@ class ConceptTracker:
         self._lock = threading.Lock()
         self._frames_seen = 0
         self._start_session()
-        self._idle_frame: np.ndarray | None = None
 
     def set_object_caps(self, total: int, per_prompt: int) -> None:
         """Change the object caps of a running tracker (the node lowers them after out-of-memory frames).
@@ -303,7 +302,6 @@ class ConceptTracker:
         with self._lock:
             self._ids.clear()
             self._start_session()
-            self._idle_frame = None
             for prompt in self.prompts:
                 self._register(prompt)
 
@@ -321,6 +319,7 @@ class ConceptTracker:
         self._frame_size = (0, 0)  # width, height of the session's most recent frame
         self._visual_labels: dict[int, str] = {}  # model object id -> label, for visual objects
         self._held_until: dict[int, int] = {}  # model object id -> last frame of its refinement hold
+        self._idle_frame: np.ndarray | None = None  # a frame skipped with nothing to track, run only if clicked on
 
     # -- checkpoints ---------------------------------------------------------------------------
 
