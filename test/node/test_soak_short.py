@@ -20,7 +20,7 @@ SUMMARY_KEYS = (
     "dropped (published - processed)",
     "calls made",
     "calls answered",
-    "rss slope after warm-up (MiB per 10k frames)",
+    "rss slope after warm-up (MiB per 10k processed frames)",
     "node exit code",
 )
 
