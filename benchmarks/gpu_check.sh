@@ -17,7 +17,7 @@
 #   2. launch_count.py on the GPU (counted, not emulated), full-size architecture, same grid
 #                                                                          -> launch_counts_full.json
 #   3. stream_benchmark.py --profile at 3x10                               -> profile_3x10.json
-#   4. stream_benchmark.py, same grid, vision backend compile              -> stream_compile.json
+#   4. stream_benchmark.py, same grid, vision backbone and tracker pass compiled -> stream_compile.json
 #   5. launch_count.py on the GPU with the real-layer-count tiny model: the same model the CPU counts
 #      use, so its figures check the CPU's emulation of a device             -> launch_counts_real_layers.json
 # plus summary.txt (GPU, driver, versions and every table) and log.txt (everything printed).
@@ -109,7 +109,7 @@ step "launch counts, full-size architecture" 100 "^point" \
 step "profile at 3x10" 50 "where a frame's time goes" \
   "$PYTHON" benchmarks/stream_benchmark.py "${STREAM[@]}" --grid 3x10 --profile --json "$OUT_DIR/profile_3x10.json"
 step "stream benchmark, compile backend" 200 "^ point" \
-  "$PYTHON" benchmarks/stream_benchmark.py "${STREAM[@]}" --grid "$GRID" --vision-backend compile --json "$OUT_DIR/stream_compile.json"
+  "$PYTHON" benchmarks/stream_benchmark.py "${STREAM[@]}" --grid "$GRID" --vision-backend compile --tracker-backend compile --json "$OUT_DIR/stream_compile.json"
 step "launch counts, real-layer-count tiny model (the CPU figures' check)" 80 "^point" \
   "$PYTHON" benchmarks/launch_count.py "${LAUNCH_REAL[@]}" --json "$OUT_DIR/launch_counts_real_layers.json"
 say "done in ${SECONDS} s; results in $OUT_DIR"

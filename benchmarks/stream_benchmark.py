@@ -50,6 +50,7 @@ from plain_transformers_loop import PlainStreamingLoop, processor_kind
 from transformers import AutoTokenizer, Sam3VideoConfig, Sam3VideoModel
 
 from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.engine.batched_tracker import compile_tracker_pass
 from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.model_loading import resolve_device, resolve_dtype
 from sam3_ros.engine.prompt_registry import PromptRequest
@@ -114,6 +115,11 @@ def build_real_layer_count_tiny_sam3(num_queries: int):
     model = StreamingSam3VideoModel(config).eval()
     make_detections_confident(model)
     return model, tokenizer
+
+
+# The tracker pass compiles once per object-count bucket, the first time a bucket is met: at a grid
+# point's warm-up frames, so the timed frames run compiled code.
+TRACKER_BACKENDS = ("pytorch", "compile")
 
 
 def load_models(args, device: torch.device, dtype: torch.dtype):
@@ -298,7 +304,9 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=10, help="untimed frames before them")
     parser.add_argument("--vision-backend", choices=VISION_BACKENDS, default="pytorch", help="the engine's vision backbone")
     parser.add_argument("--tensorrt-cache", default=None, help="engine cache folder (default ~/.cache/sam3_ros/tensorrt)")
-    parser.add_argument("--compile-mode", default=None, help="torch.compile mode for --vision-backend compile")
+    parser.add_argument("--tracker-backend", choices=TRACKER_BACKENDS, default="pytorch",
+                        help="the engine's batched tracker pass: eager, or torch.compile at capture shapes (object-count buckets)")
+    parser.add_argument("--compile-mode", default=None, help="torch.compile mode for the compile backends")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--profile", action="store_true", help="also show where the engine's milliseconds go")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
@@ -310,6 +318,8 @@ def main(argv=None) -> int:
         print(f"*** {MEANINGLESS} ***")
     engine_model, plain_model, tokenizer, description = load_models(args, device, dtype)
     backend = apply_vision_backend(engine_model, args.vision_backend, cache_dir=args.tensorrt_cache, compile_mode=args.compile_mode)
+    if args.tracker_backend == "compile":
+        compile_tracker_pass(engine_model.tracker_model, mode=args.compile_mode)
     frames = footage(args.resolution, args.warmup + args.frames)
     object_control = (
         "detector scores rewritten after it runs: per prompt its k = ceil(objects/prompts) best queries "
@@ -318,7 +328,7 @@ def main(argv=None) -> int:
         + ("; tracker object-score bias raised (random weights)" if "real weights" not in description else "")
     )
     print(f"model: {description}, {dtype} on {device}, {engine_model.config.image_size} px input; "
-          f"engine vision backend: {backend} (asked for {args.vision_backend})")
+          f"engine vision backend: {backend} (asked for {args.vision_backend}), tracker pass: {args.tracker_backend}")
     print(f"plain loop: {processor_kind()}")
     print(f"footage: bikes.mp4 at {args.resolution[0]}x{args.resolution[1]}, {args.warmup} warm-up + {args.frames} timed frames")
     print(f"objects: {object_control}")
@@ -369,6 +379,7 @@ def main(argv=None) -> int:
                 "image_size": engine_model.config.image_size,
                 "vision_backend_requested": args.vision_backend,
                 "vision_backend": backend,
+                "tracker_backend": args.tracker_backend,
             },
             "footage": {"video": "bikes.mp4", "resolution": list(args.resolution), "warmup": args.warmup, "frames": args.frames},
             "plain_processor": processor_kind(),

@@ -10,6 +10,12 @@ cross-attention (`MemoryCrossAttention`) keeps each object to its own memory, so
 result is what its own batch-1 pass computes (up to float summation order) and a frame costs one
 pass however many objects joined at different times. Objects that receive inputs on this frame
 (new masks, clicks) take upstream's per-object path, as upstream does.
+
+With capture shapes on (`compile_tracker_pass`), the pass sees few distinct shapes, as
+torch.compile without dynamic shapes and CUDA graphs need: the object count is rounded up to a
+power of two (the extra rows repeat the last object and are dropped), and memories are padded to
+the longest an object can have (`_longest_memory`). A stream then runs one shape per object-count
+bucket.
 """
 
 from __future__ import annotations
@@ -61,14 +67,34 @@ class MemoryCrossAttention(Sam3TrackerVideoRoPEAttention):
         return self.o_proj(output), weights
 
 
-def use_masked_memory_cross_attention(tracker) -> None:
-    """Make each memory-attention layer's cross-attention of `tracker` a MemoryCrossAttention.
+def install_batched_tracker(tracker) -> None:
+    """Make each memory-attention layer's cross-attention of `tracker` a MemoryCrossAttention, and
+    run the batched pass eagerly at the shapes it is given (undoes `compile_tracker_pass`).
 
     The modules keep their weights, device and names; only their class changes (no new module is
     built, so no random initialisation draws from the seed that the tiny test models depend on).
     """
     for layer in tracker.memory_attention.layers:
         layer.cross_attn_image.__class__ = MemoryCrossAttention
+    tracker.batched_pass = memory_conditioned_masks
+    tracker.capture_shapes = False
+
+
+def compile_tracker_pass(tracker, mode: str | None = None, backend: str = "inductor") -> None:
+    """Run the batched pass (memory attention and mask decoder) under torch.compile, at capture shapes.
+
+    `mode` is torch.compile's (on a GPU "reduce-overhead" replays the pass as a CUDA graph). Shapes
+    are static (dynamic=False): one compilation per object-count bucket, each the first time it is
+    met (a stall of seconds on a GPU, which is why the node does not offer it yet: that needs every
+    bucket compiled at start-up).
+    """
+    tracker.batched_pass = torch.compile(memory_conditioned_masks, mode=mode, backend=backend, dynamic=False)
+    tracker.capture_shapes = True
+
+
+def object_bucket(count: int) -> int:
+    """The object count a capture-shaped pass runs: the next power of two."""
+    return 1 << (count - 1).bit_length()
 
 
 def tracker_step(tracker, session, frame_idx: int, reverse: bool, run_mem_encoder: bool):
@@ -163,14 +189,19 @@ def propagate(tracker, session, frame_idx: int, obj_indices: list[int], reverse:
 
 
 def _propagate_batch(tracker, session, frame_idx: int, members, max_pointers: int) -> dict[int, dict]:
+    objects = len(members)
+    if tracker.capture_shapes:
+        members = members + [members[-1]] * (object_bucket(objects) - objects)
     batch = len(members)
     vision = session.cache.get_vision_features(frame_idx)
     vision_feats, vision_pos = vision["vision_feats"], vision["vision_pos_embeds"]
     channels = tracker.hidden_dim
-    height, width = tracker.backbone_feature_sizes[-1]
     slot_counts = [len(slots) for _, slots, _, _ in members]
     pointer_counts = [len(pointers) for _, _, _, pointers in members]
     num_slots, num_pointers = max(slot_counts), max(pointer_counts)
+    if tracker.capture_shapes:
+        most_slots, most_pointers = _longest_memory(tracker)
+        num_slots, num_pointers = max(num_slots, most_slots), max(num_pointers, most_pointers)
 
     # Spatial memories, (frames x HW, batch, mem_dim): per object its frames in upstream's order,
     # then zeros up to the longest memory (masked out below).
@@ -195,17 +226,46 @@ def _propagate_batch(tracker, session, frame_idx: int, members, max_pointers: in
         num_pointer_tokens = pointers.shape[0]
 
     key_mask = None
-    if min(slot_counts) < num_slots or min(pointer_counts) < num_pointers:
+    if tracker.capture_shapes or min(slot_counts) < num_slots or min(pointer_counts) < num_pointers:
         key_mask = _memory_key_mask(slot_counts, pointer_counts, num_slots, first["maskmem_features"].shape[0],
                                     num_pointer_tokens // max(num_pointers, 1), memory)
-    current = vision_feats[-1].expand(-1, batch, -1)
+    high_res_features = [
+        feat.permute(1, 2, 0).reshape(1, feat.size(2), *size).expand(batch, -1, -1, -1)
+        for feat, size in zip(vision_feats[:-1], tracker.backbone_feature_sizes[:-1])
+    ]
+    outputs = tracker.batched_pass(
+        tracker, vision_feats[-1], vision_pos[-1], memory, memory_positions, key_mask, num_pointer_tokens, high_res_features
+    )
+    results = {}
+    for row, (obj_idx, _, _, _) in enumerate(members[:objects]):
+        results[obj_idx] = {key: value[row : row + 1] for key, value in outputs.items()}
+    return results
+
+
+def _longest_memory(tracker) -> tuple[int, int]:
+    """The most memory frames and object pointers an object reads once the engine's TrackMemory has
+    pruned: max_cond_frame_num conditioning frames and num_maskmem - 1 recent frames; the first and
+    the newest max_cond_frame_num conditioning frames' pointers and max_object_pointers_in_encoder - 1 recent ones."""
+    conditioning = max(tracker.config.max_cond_frame_num, 1)
+    return conditioning + tracker.num_maskmem - 1, conditioning + tracker.config.max_object_pointers_in_encoder
+
+
+def memory_conditioned_masks(
+    tracker, vision_features, vision_positions, memory, memory_positions, key_mask, num_pointer_tokens: int, high_res_features
+) -> dict[str, torch.Tensor]:
+    """The batched pass: the frame's features conditioned on each object's memory, then its mask.
+
+    Tensors only (what torch.compile captures): `memory` and `memory_positions` (keys, batch, C),
+    `key_mask` None or as `_memory_key_mask`; the frame's features are shared by all objects.
+    """
+    batch = memory.shape[1]
     cross_attentions = [layer.cross_attn_image for layer in tracker.memory_attention.layers]
     for attention in cross_attentions:
         attention.key_mask = key_mask
     try:
         conditioned = tracker.memory_attention(
-            current_vision_features=current,
-            current_vision_position_embeddings=vision_pos[-1].expand(-1, batch, -1),
+            current_vision_features=vision_features.expand(-1, batch, -1),
+            current_vision_position_embeddings=vision_positions.expand(-1, batch, -1),
             memory=memory,
             memory_posision_embeddings=memory_positions,
             num_object_pointer_tokens=num_pointer_tokens,
@@ -213,16 +273,9 @@ def _propagate_batch(tracker, session, frame_idx: int, members, max_pointers: in
     finally:
         for attention in cross_attentions:
             attention.key_mask = None
-    pix_feat = conditioned.squeeze(0).transpose(1, 2).reshape(batch, channels, height, width)
-    high_res_features = [
-        feat.permute(1, 2, 0).reshape(1, feat.size(2), *size).expand(batch, -1, -1, -1)
-        for feat, size in zip(vision_feats[:-1], tracker.backbone_feature_sizes[:-1])
-    ]
-    outputs = _decode(tracker, high_res_features + [pix_feat])
-    results = {}
-    for row, (obj_idx, _, _, _) in enumerate(members):
-        results[obj_idx] = {key: value[row : row + 1] for key, value in outputs.items()}
-    return results
+    height, width = tracker.backbone_feature_sizes[-1]
+    pix_feat = conditioned.squeeze(0).transpose(1, 2).reshape(batch, tracker.hidden_dim, height, width)
+    return _decode(tracker, high_res_features + [pix_feat])
 
 
 def _decode(tracker, image_embeddings: list[torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -20,7 +20,7 @@ from transformers.models.sam3_video.modeling_sam3_video import fill_holes_in_mas
 
 from sam3_ros.engine.association import associate
 from sam3_ros.engine.batched_detector import HostSizedCoords, detect
-from sam3_ros.engine.batched_tracker import tracker_step, use_masked_memory_cross_attention
+from sam3_ros.engine.batched_tracker import tracker_step, install_batched_tracker
 from sam3_ros.engine.mask_postprocessing import prompt_groups
 from sam3_ros.engine.vision_rope_cache import cache_vision_rotary_embeddings
 
@@ -33,7 +33,7 @@ class StreamingSam3VideoModel(Sam3VideoModel):
         self.presence_scores: dict[int, torch.Tensor] = {}
         self.detector_model.detr_decoder._get_coords = HostSizedCoords()
         cache_vision_rotary_embeddings(self.detector_model.vision_encoder)
-        use_masked_memory_cross_attention(self.tracker_model)
+        install_batched_tracker(self.tracker_model)
         # Objects just refined by clicks: the detector must not re-condition them (undo the correction).
         self.recondition_held_obj_ids: set[int] = set()
 
