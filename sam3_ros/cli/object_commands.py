@@ -10,6 +10,7 @@ from geometry_msgs.msg import Point32
 
 from sam3_ros.cli.connection import UNCONFIGURED_HINT, Sam3Connection
 from sam3_ros.cli.errors import BadArguments, RequestRefused
+from sam3_ros.cli.listing import print_listing
 from sam3_ros.cli.pixels import BOX_METAVAR, region_of_interest
 from sam3_ros.srv import RefineObject, RemoveObject, TrackObject
 
@@ -83,9 +84,5 @@ def with_clicks_and_box(request, args):
 
 
 def print_visual_objects(visual_objects, out) -> None:
-    """What the node tracks from visual prompts after the call: `  ID  LABEL`, one per line."""
-    if not visual_objects:
-        print("no visual objects", file=out)
-        return
-    for visual_object in visual_objects:
-        print(f"{visual_object.track_id:>4}  {visual_object.label}", file=out)
+    """What the node tracks from visual prompts after the call."""
+    print_listing([(o.track_id, o.label) for o in visual_objects], "no visual objects", out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sam3_ros.cli.connection import UNCONFIGURED_HINT, Sam3Connection
 from sam3_ros.cli.errors import BadArguments, RequestRefused
+from sam3_ros.cli.listing import print_listing
 from sam3_ros.cli.pixels import BOX_METAVAR, region_of_interest
 from sam3_ros.msg import ConceptPrompt
 from sam3_ros.srv import GetPrompts, SetPrompts
@@ -75,9 +76,8 @@ def concept_prompts(texts, positive_boxes=(), negative_boxes=()) -> list:
 
 
 def print_prompts(active_prompts, out) -> None:
-    if not active_prompts:
-        print("no active prompts", file=out)
-        return
-    for prompt in active_prompts:
-        exemplars = f"  ({prompt.exemplar_count} exemplar boxes)" if prompt.exemplar_count else ""
-        print(f"{prompt.id:>4}  {prompt.text}{exemplars}", file=out)
+    print_listing([(prompt.id, _described(prompt)) for prompt in active_prompts], "no active prompts", out)
+
+
+def _described(prompt) -> str:
+    return f"{prompt.text}  ({prompt.exemplar_count} exemplar boxes)" if prompt.exemplar_count else prompt.text
