@@ -12,6 +12,8 @@ from rclpy.node import Node
 from sam3_ros.cli.errors import BadArguments, NodeUnreachable
 
 _SPIN_STEP_S = 0.05
+# The `missing_hint` of services that a lifecycle node offers only while configured.
+UNCONFIGURED_HINT = ": it exists from configure to cleanup (see `sam3ctl lifecycle get`)"
 
 
 def fully_qualified(node_name: str) -> str:

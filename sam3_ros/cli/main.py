@@ -12,11 +12,11 @@ import sys
 
 from rclpy.executors import ExternalShutdownException
 
-from sam3_ros.cli import lifecycle_commands, prompt_commands, watch
+from sam3_ros.cli import lifecycle_commands, object_commands, prompt_commands, watch
 from sam3_ros.cli.connection import Sam3Connection
 from sam3_ros.cli.errors import BadArguments, NodeUnreachable, RequestRefused
 
-COMMANDS = {"prompts": prompt_commands, "lifecycle": lifecycle_commands, "watch": watch}
+COMMANDS = {"prompts": prompt_commands, "objects": object_commands, "lifecycle": lifecycle_commands, "watch": watch}
 DEFAULT_NODE = "/sam3"
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -31,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
     )
     top = argparse.ArgumentParser(
         prog="sam3ctl",
-        description="Operate a running sam3 node over ROS 2: prompts, lifecycle, live view. "
+        description="Operate a running sam3 node over ROS 2: prompts, visual objects, lifecycle, live view. "
         "Uses ROS_DOMAIN_ID and the rest of the ROS 2 environment like any ROS 2 client.",
     )
     subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -1,18 +1,13 @@
-"""`sam3ctl prompts get|add|remove|replace`: the node's ~/get_prompts and ~/set_prompts.
-
-(The visual-prompt services, once the node has them, get their own verbs here.)
-"""
+"""`sam3ctl prompts get|add|remove|replace`: the node's ~/get_prompts and ~/set_prompts."""
 
 from __future__ import annotations
 
-from sensor_msgs.msg import RegionOfInterest
-
-from sam3_ros.cli.connection import Sam3Connection
+from sam3_ros.cli.connection import UNCONFIGURED_HINT, Sam3Connection
 from sam3_ros.cli.errors import BadArguments, RequestRefused
+from sam3_ros.cli.listing import print_listing
+from sam3_ros.cli.pixels import BOX_METAVAR, region_of_interest
 from sam3_ros.msg import ConceptPrompt
 from sam3_ros.srv import GetPrompts, SetPrompts
-
-_UNCONFIGURED_HINT = ": the prompt services exist from configure to cleanup (see `sam3ctl lifecycle get`)"
 
 
 def add_arguments(subparsers, common) -> None:
@@ -24,11 +19,11 @@ def add_arguments(subparsers, common) -> None:
     add = verbs.add_parser("add", parents=[common], help="add prompts; texts already active are kept as they are")
     add.add_argument("texts", nargs="+", metavar="TEXT", help='a concept, e.g. "red cup"')
     add.add_argument(
-        "--box", nargs=4, type=int, action="append", default=[], metavar=("X", "Y", "W", "H"),
+        "--box", nargs=4, type=int, action="append", default=[], metavar=BOX_METAVAR,
         help="a positive exemplar box in pixels of the next processed frame (one TEXT only; repeatable)",
     )
     add.add_argument(
-        "--negative-box", nargs=4, type=int, action="append", default=[], metavar=("X", "Y", "W", "H"),
+        "--negative-box", nargs=4, type=int, action="append", default=[], metavar=BOX_METAVAR,
         help="a negative exemplar box: what the concept is not (one TEXT only; repeatable)",
     )
 
@@ -44,7 +39,7 @@ def add_arguments(subparsers, common) -> None:
 
 def run(args, connection: Sam3Connection, out) -> None:
     if args.verb == "get":
-        response = connection.call(GetPrompts, "get_prompts", GetPrompts.Request(), missing_hint=_UNCONFIGURED_HINT)
+        response = connection.call(GetPrompts, "get_prompts", GetPrompts.Request(), missing_hint=UNCONFIGURED_HINT)
         print_prompts(response.active_prompts, out)
         return
     request = SetPrompts.Request()
@@ -60,7 +55,7 @@ def run(args, connection: Sam3Connection, out) -> None:
     else:
         request.mode = SetPrompts.Request.REPLACE
         request.prompts = concept_prompts(args.texts)
-    response = connection.call(SetPrompts, "set_prompts", request, missing_hint=_UNCONFIGURED_HINT)
+    response = connection.call(SetPrompts, "set_prompts", request, missing_hint=UNCONFIGURED_HINT)
     if not response.success:
         raise RequestRefused(response.message)
     if response.message:
@@ -74,18 +69,15 @@ def concept_prompts(texts, positive_boxes=(), negative_boxes=()) -> list:
     if boxes and len(texts) != 1:
         raise BadArguments(f"exemplar boxes refine one concept: give one TEXT with --box/--negative-box, not {len(texts)}")
     prompts = [ConceptPrompt(text=text) for text in texts]
-    for (x, y, width, height), positive in boxes:
-        if min(x, y, width, height) < 0:
-            raise BadArguments(f"exemplar box {x} {y} {width} {height}: X Y W H must not be negative")
-        prompts[0].exemplar_boxes.append(RegionOfInterest(x_offset=x, y_offset=y, width=width, height=height))
+    for box, positive in boxes:
+        prompts[0].exemplar_boxes.append(region_of_interest(box, "exemplar box"))
         prompts[0].exemplar_labels.append(positive)
     return prompts
 
 
 def print_prompts(active_prompts, out) -> None:
-    if not active_prompts:
-        print("no active prompts", file=out)
-        return
-    for prompt in active_prompts:
-        exemplars = f"  ({prompt.exemplar_count} exemplar boxes)" if prompt.exemplar_count else ""
-        print(f"{prompt.id:>4}  {prompt.text}{exemplars}", file=out)
+    print_listing([(prompt.id, _described(prompt)) for prompt in active_prompts], "no active prompts", out)
+
+
+def _described(prompt) -> str:
+    return f"{prompt.text}  ({prompt.exemplar_count} exemplar boxes)" if prompt.exemplar_count else prompt.text

@@ -2,7 +2,8 @@
 
 The node starts unconfigured (autostart false); the tests walk it, in file order, through every
 sam3ctl command as an operator would type it: lifecycle get/set, prompts get/add/remove/replace
-(with exemplar boxes), the live view, and refusals and missing nodes with their exit statuses.
+(with exemplar boxes), objects track/refine/remove (visual prompts), the live view, and refusals
+and missing nodes with their exit statuses.
 The test client checks each effect through the node's own services and topics.
 """
 
@@ -22,6 +23,7 @@ NODE_PARAMETERS = {"autostart": False}
 WATCH_STREAM_S = 4.0
 CLI_TIMEOUT_S = 120.0  # one sam3ctl run: start-up (imports, discovery) on 2 slow, shared cores
 REFUSED, BAD_ARGUMENTS, UNREACHABLE = 1, 2, 3
+RIDER_BOX = ("--box", "50", "5", "60", "55")  # X Y W H around the cyclist of the test footage's first frames
 
 
 def sam3ctl(*args: str, module: bool = False) -> subprocess.CompletedProcess:
@@ -45,8 +47,8 @@ def fails(status: int, *args: str) -> str:
     return lines[0]
 
 
-def listed_prompts(output: str) -> dict[str, int]:
-    """`  3  red cup` lines of sam3ctl's prompt listing, as {text: id}."""
+def listed(output: str) -> dict[str, int]:
+    """`  3  red cup` lines of sam3ctl's listing of prompts (or of visual objects), as {text: id}."""
     listed = {}
     for line in output.splitlines():
         prompt_id, _, text = line.strip().partition("  ")
@@ -59,7 +61,10 @@ def active(client) -> dict[str, int]:
     return {p.text: p.id for p in client.get_prompts()}
 
 
-@pytest.mark.parametrize("command", [("prompts", "get"), ("lifecycle", "get"), ("lifecycle", "set", "activate"), ("watch",)])
+@pytest.mark.parametrize(
+    "command",
+    [("prompts", "get"), ("objects", "remove", "7"), ("lifecycle", "get"), ("lifecycle", "set", "activate"), ("watch",)],
+)
 def test_a_node_that_is_not_running(command, client):
     line = fails(UNREACHABLE, *command, "--node", "/robot7/sam3", "-t", "2")
     assert "node /robot7/sam3 not found within 2 s" in line and "ROS_DOMAIN_ID" in line, line
@@ -74,9 +79,13 @@ def test_lifecycle_get_of_an_unconfigured_node(client):
     assert succeeds("lifecycle", "get").strip() == "unconfigured [1]"
 
 
-def test_prompts_of_an_unconfigured_node_say_why_they_are_missing(client):
-    line = fails(UNREACHABLE, "prompts", "get")
-    assert "node /sam3 is running but offers no service /sam3/get_prompts" in line
+@pytest.mark.parametrize(
+    "command, service",
+    [(("prompts", "get"), "get_prompts"), (("objects", "track", "--point", "10", "10"), "track_object")],
+)
+def test_services_of_an_unconfigured_node_say_why_they_are_missing(client, command, service):
+    line = fails(UNREACHABLE, *command)
+    assert f"node /sam3 is running but offers no service /sam3/{service}" in line
     assert "from configure to cleanup" in line
 
 
@@ -89,7 +98,7 @@ def test_a_transition_that_is_not_possible_now(client):
 def test_configure_and_activate(client):
     assert succeeds("lifecycle", "set", "configure").strip() == "unconfigured -> inactive"
     assert client.lifecycle_state() == "inactive"
-    assert listed_prompts(succeeds("prompts", "get")) == active(client)
+    assert listed(succeeds("prompts", "get")) == active(client)
     assert sorted(active(client)) == sorted(client.START_PROMPTS)
     assert succeeds("lifecycle", "set", "activate").strip() == "inactive -> active"
     assert succeeds("lifecycle", "get").strip() == "active [3]"
@@ -98,7 +107,7 @@ def test_configure_and_activate(client):
 
 def test_prompts_add(client, footage):
     output = succeeds("prompts", "add", "red cup", "forklift")
-    assert listed_prompts(output) == active(client)
+    assert listed(output) == active(client)
     assert {"red cup", "forklift"} <= set(active(client))
     client.process(footage[0])  # exemplar boxes are checked against the last frame's size
 
@@ -129,14 +138,14 @@ def test_exemplar_boxes_belong_to_one_text(client):
 def test_prompts_remove_by_text_and_by_id(client):
     forklift = active(client)["forklift"]
     output = succeeds("prompts", "remove", "red cup", "--id", str(forklift))
-    assert listed_prompts(output) == active(client)
+    assert listed(output) == active(client)
     assert not {"red cup", "forklift"} & set(active(client))
 
 
 def test_prompts_replace(client):
     person = active(client)["person"]
     output = succeeds("prompts", "replace", "person", "bicycle")
-    assert listed_prompts(output) == active(client)
+    assert listed(output) == active(client)
     assert sorted(active(client)) == ["bicycle", "person"] and active(client)["person"] == person
 
 
@@ -145,6 +154,92 @@ def test_a_refused_request_prints_the_nodes_reason(client):
     line = fails(REFUSED, "prompts", "add", "   ")
     assert line.startswith("sam3ctl: refused: ") and "prompt text is empty" in line, line
     assert active(client) == before
+
+
+@pytest.fixture(scope="module")
+def rider(client, footage) -> tuple[int, str, object]:
+    """`sam3ctl objects track` by a box and a click once concepts are confirmed: (its track id, sam3ctl's output, the next result)."""
+    for frame in footage[: client.CONFIRM_FRAMES]:
+        client.process(frame)
+    output = succeeds("objects", "track", *RIDER_BOX, "--point", "70", "30", "--label", "rider")
+    match = re.match(r"tracking object (\d+)\n", output)
+    assert match, output
+    _, result = client.process(footage[client.CONFIRM_FRAMES])
+    return int(match[1]), output, result
+
+
+def test_objects_track_by_box_and_point(rider):
+    track_id, output, result = rider
+    assert listed(output) == {"rider": track_id}
+    assert [(i.id, i.prompt_text) for i in result.instances if i.prompt_id == 0] == [(track_id, "rider")]
+
+
+def test_objects_refine_a_visual_and_a_concept_object(client, rider, footage):
+    track_id, _, result = rider
+    concept = next(i for i in result.instances if i.prompt_id != 0)
+    output = succeeds("objects", "refine", str(track_id), "--point", "60", "20", "--negative-point", "100", "50")
+    assert output == f"object {track_id} refined\n{track_id:>4}  rider\n"
+    output = succeeds("objects", "refine", str(concept.id), "--box", "0", "0", "40", "30")
+    assert output.startswith(f"object {concept.id} refined\n"), output
+    client.process(footage[client.CONFIRM_FRAMES + 1])  # the tiny model's corrected masks are arbitrary: it only has to go on
+
+
+def test_objects_track_by_a_click_alone_then_remove(client, rider, footage):
+    output = succeeds("objects", "track", "--point", "30", "40")
+    new_id = int(re.match(r"tracking object (\d+)\n", output)[1])
+    assert listed(output) == {"rider": rider[0], f"object {new_id}": new_id}
+    output = succeeds("objects", "remove", str(new_id))
+    assert output == f"object {new_id} removed\n{rider[0]:>4}  rider\n"
+    _, result = client.process(footage[client.CONFIRM_FRAMES + 2])
+    assert new_id not in [i.id for i in result.instances]
+
+
+@pytest.mark.parametrize(
+    "command, reason",
+    [
+        (("track", "--point", "160", "10"), "outside the 160x68 image"),
+        (("track", "--negative-point", "10", "10"), "all points are negative"),
+        (("refine", "99999", "--point", "10", "10"), "no live track has id 99999"),
+    ],
+)
+def test_objects_refusals_print_the_nodes_reason(rider, command, reason):
+    line = fails(REFUSED, "objects", *command)
+    assert line.startswith("sam3ctl: refused: ") and reason in line, line
+
+
+def test_objects_removing_a_concept_object_is_refused(rider):
+    concept = next(i for i in rider[2].instances if i.prompt_id != 0)
+    line = fails(REFUSED, "objects", "remove", str(concept.id))
+    assert "remove the prompt" in line, line
+
+
+@pytest.mark.parametrize(
+    "command, reason",
+    [
+        (("track", "--label", "rider"), "say where the object is"),
+        (("refine", "3"), "say where the object is"),
+        (("track", "--box", "10", "10", "-5", "5"), "box 10 10 -5 5: X Y W H must not be negative"),
+        (("remove", "0"), "track id 0: a track id is a positive integer"),
+        (("refine", "-2", "--point", "1", "1"), "track id -2"),
+    ],
+)
+def test_objects_bad_arguments(client, command, reason):
+    line = fails(BAD_ARGUMENTS, "objects", *command)
+    assert reason in line, line
+
+
+def test_objects_a_track_id_that_is_not_a_number(client):
+    done = sam3ctl("objects", "remove", "rider")
+    assert done.returncode == BAD_ARGUMENTS and "invalid int value: 'rider'" in done.stderr, done
+
+
+def test_objects_remove(client, rider, footage):
+    track_id = rider[0]
+    assert succeeds("objects", "remove", str(track_id)) == f"object {track_id} removed\nno visual objects\n"
+    _, result = client.process(footage[client.CONFIRM_FRAMES + 3])
+    assert track_id not in [i.id for i in result.instances]
+    line = fails(REFUSED, "objects", "remove", str(track_id))
+    assert f"no live track has id {track_id}" in line, line
 
 
 def watch_output(client, footage, *args: str) -> tuple[subprocess.Popen, str]:
