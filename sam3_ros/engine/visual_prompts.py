@@ -11,6 +11,8 @@ next frame propagates it like any other object.
 Visual objects carry `VISUAL_PROMPT_ID`, which no concept prompt has (concept ids count from 1):
 the detector-track association only matches equal prompt ids, so the detector never matches,
 re-conditions or suppresses them, and the per-prompt caps never count them against a concept.
+SAM 3's per-prompt mask rules treat each visual object as a prompt of its own (see
+`mask_postprocessing.prompt_groups`): two overlapping visual objects keep their pixels.
 """
 
 from __future__ import annotations

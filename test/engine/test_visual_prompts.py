@@ -90,6 +90,22 @@ def test_visual_and_concept_objects_share_the_session_and_prompt_changes_leave_v
     assert tracker.visual_objects() == {track_id: "rider"}
 
 
+def test_overlapping_visual_objects_both_keep_their_pixels(make_tracker, bikes_frames):
+    """A part and its whole: each click is its own intent, so neither takes the other's pixels."""
+    tracker = make_tracker()
+    tracker.process(bikes_frames[0])
+    whole = tracker.track_object(VisualPrompt(box=BOX_ON_A_RIDER.box), "rider")
+    part = tracker.track_object(VisualPrompt(clicks=(Click(70, 30),)), "helmet")
+
+    results = [tracker.process(frame) for frame in bikes_frames[1:6]]
+
+    for result in results:
+        masks = {i.track_id: i.mask for i in result.instances}
+        assert sorted(masks) == [whole, part]
+        assert (masks[whole] & masks[part]).any()
+    assert all(i.prompt_id == VISUAL_PROMPT_ID for result in results for i in result.instances)
+
+
 def test_the_detector_never_matches_a_visual_object(make_tracker, bikes_frames):
     """The detector finds 'person' where the operator clicked a person: two objects, both kept."""
     tracker = make_tracker("person", confirm_frames=1)
