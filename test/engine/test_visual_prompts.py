@@ -5,7 +5,9 @@ import torch
 from transformers import Sam3TrackerVideoProcessor
 from transformers.models.sam3_tracker_video.modeling_sam3_tracker_video import Sam3TrackerVideoInferenceSession
 
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.tiny_model import build_tiny_sam3
 from sam3_ros.engine.track_ids import TrackIdBook
 from sam3_ros.engine.visual_prompts import VISUAL_PROMPT_ID, Click, VisualPrompt, VisualPromptError
 
@@ -262,6 +264,28 @@ def test_a_visual_object_is_reported_at_once_and_ends_after_max_lost_frames_invi
     assert [update.reported for update in updates[:1]] == [{5: track_id}]
     assert [update.retired for update in updates] == [[], [], [], [5]]
     assert book.object_of(track_id) is None
+
+
+def test_a_visual_object_the_tracker_no_longer_sees_ends_after_max_lost_frames(bikes_frames):
+    """The object leaves the view: from frame 2 on, the tracker's object score says "no object" everywhere."""
+    model, tokenizer = build_tiny_sam3()
+    tracker = ConceptTracker(model, tokenizer, TrackerSettings(max_lost_frames=3))
+    tracker.process(bikes_frames[0])
+    track_id = tracker.track_object(BOX_ON_A_RIDER, "rider")
+    seen = [track_id in [i.track_id for i in tracker.process(bikes_frames[1]).instances]]
+    with torch.no_grad():
+        model.tracker_model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(-8.0)
+
+    alive = []
+    for frame in bikes_frames[2:7]:
+        seen.append(track_id in [i.track_id for i in tracker.process(frame).instances])
+        alive.append(track_id in tracker.visual_objects())
+
+    assert seen == [True] + [False] * 5
+    assert alive == [True, True, True, False, False]  # unseen on 3 frames, ended on the 4th
+    assert tracker.session.obj_ids == []
+    with pytest.raises(VisualPromptError, match=f"no live track has id {track_id}"):
+        tracker.refine_object(track_id, BOX_ON_A_RIDER)
 
 
 @pytest.mark.parametrize(
