@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sam3_ros.engine.visual_prompts import VISUAL_PROMPT_ID
+
 # What an overlapping pixel's logit becomes for the objects that do not own it: as SAM 3's own
 # non-overlap constraint, far below the decision boundary, so upsampling cannot revive it.
 _NOT_OWNED = -10.0
@@ -26,18 +28,26 @@ def masks_at_source_size(low_res_logits: torch.Tensor, height: int, width: int) 
 
 
 def prompt_groups(prompt_ids: list[int]) -> list[list[int]]:
-    """Positions of equal prompt ids, in order of first appearance: [1, 2, 1] -> [[0, 2], [1]]."""
-    members_of: dict[int, list[int]] = {}
+    """Positions of equal prompt ids, in order of first appearance: [1, 2, 1] -> [[0, 2], [1]].
+
+    SAM 3's per-prompt rules (one owner per pixel, area shrinkage, suppression after occlusion)
+    hold within a group. Every visual object (VISUAL_PROMPT_ID) is a group of its own: each click
+    is its own intent, so a part and its whole, or two neighbouring parcels, keep their pixels:
+    [0, 1, 0] -> [[0], [1], [2]].
+    """
+    members_of: dict[object, list[int]] = {}
     for position, prompt_id in enumerate(prompt_ids):
-        members_of.setdefault(prompt_id, []).append(position)
+        key = ("visual", position) if prompt_id == VISUAL_PROMPT_ID else prompt_id
+        members_of.setdefault(key, []).append(position)
     return list(members_of.values())
 
 
 def keep_one_owner_per_pixel(logits: torch.Tensor, scores: torch.Tensor, groups: list[int]) -> torch.Tensor:
-    """Within each group (prompt), an overlapping low-resolution pixel stays positive only for the
-    highest-scoring object that claims it (the first of equal scores).
+    """Within each group (prompt, see `prompt_groups`), an overlapping low-resolution pixel stays
+    positive only for the highest-scoring object that claims it (the first of equal scores).
 
-    Objects of different prompts may overlap ("person" and "cyclist" can both claim a pixel).
+    Objects of different prompts may overlap ("person" and "cyclist" can both claim a pixel), and
+    so may visual objects.
     Groups come from the host, so nothing waits for the device.
     """
     result = logits.float().clone()

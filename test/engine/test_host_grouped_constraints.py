@@ -6,6 +6,8 @@ import torch
 from transformers import Sam3VideoModel
 from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
 
+from sam3_ros.engine.visual_prompts import VISUAL_PROMPT_ID
+
 
 @pytest.fixture(scope="module")
 def model(tiny_sam3):
@@ -58,3 +60,29 @@ def test_area_shrinkage_suppression_matches_transformers(model, seed):
 
     assert (expected != masks).any()
     assert torch.equal(model._suppress_object_pw_area_shrinkage(masks.clone(), prompts), expected)
+
+
+def test_overlapping_visual_objects_are_not_suppressed_for_a_recent_occlusion(model):
+    """Each visual object is its own intent: the concept rule does not apply between two of them."""
+    obj_ids, last_occluded = [3, 5, 6], [-1, 4, 7]
+    masks = overlapping_masks(len(obj_ids), seed=0)
+    as_one_concept = model._suppress_overlapping_based_on_recent_occlusion(
+        session_with(obj_ids, [1, 1, 1], last_occluded), 12, masks.clone(), {}, set()
+    )
+
+    result = model._suppress_overlapping_based_on_recent_occlusion(
+        session_with(obj_ids, [VISUAL_PROMPT_ID] * 3, last_occluded), 12, masks.clone(), {}, set()
+    )
+
+    assert (as_one_concept != masks).any(), "the same masks of one concept must suppress something"
+    assert torch.equal(result, masks)
+
+
+def test_overlapping_visual_objects_keep_their_area(model):
+    masks = overlapping_masks(3, seed=0).unsqueeze(1)
+    as_one_concept = model._suppress_object_pw_area_shrinkage(masks.clone(), [1, 1, 1])
+
+    result = model._suppress_object_pw_area_shrinkage(masks.clone(), [VISUAL_PROMPT_ID] * 3)
+
+    assert (as_one_concept != masks).any(), "the same masks of one concept must shrink one"
+    assert torch.equal(result, masks)

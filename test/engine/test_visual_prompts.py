@@ -5,7 +5,9 @@ import torch
 from transformers import Sam3TrackerVideoProcessor
 from transformers.models.sam3_tracker_video.modeling_sam3_tracker_video import Sam3TrackerVideoInferenceSession
 
+from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.tiny_model import build_tiny_sam3
 from sam3_ros.engine.track_ids import TrackIdBook
 from sam3_ros.engine.visual_prompts import VISUAL_PROMPT_ID, Click, VisualPrompt, VisualPromptError
 
@@ -21,46 +23,103 @@ def _object_index(tracker, track_id):
 def test_a_clicked_object_is_what_transformers_tracker_computes_for_the_same_clicks(make_tracker, bikes_frames):
     """The click frame and the next one, against Sam3TrackerVideoModel.forward with Sam3TrackerVideoProcessor's inputs."""
     tracker = make_tracker("person")
-    height, width = bikes_frames[0].shape[:2]
     tracker.process(bikes_frames[0])
-    session = tracker.session
-    reference = Sam3TrackerVideoInferenceSession(video_height=height, video_width=width, inference_device="cpu", dtype=torch.float32)
-    reference.processed_frames = {}
-    reference.cache.cache_vision_features(0, session.cache.get_vision_features(0))
-    reference.processed_frames[0] = session.processed_frames[0]
-    image_size = tracker._image_size
-    processor = _points_only_processor(image_size)
-    box = BOX_ON_A_RIDER.box
-    processor.add_inputs_to_inference_session(
-        reference,
-        frame_idx=0,
-        obj_ids=[7],
-        input_points=[[[[c.x, c.y] for c in BOX_ON_A_RIDER.clicks]]],
-        input_labels=[[[int(c.positive) for c in BOX_ON_A_RIDER.clicks]]],
-        input_boxes=[[list(box)]],
-    )
-    tracker_model = tracker._model.tracker_model
 
     track_id = tracker.track_object(BOX_ON_A_RIDER, "rider")
-    with torch.inference_mode():
-        tracker_model(inference_session=reference, frame_idx=0)
-    engine_click = session.output_dict_per_obj[_object_index(tracker, track_id)]["cond_frame_outputs"][0]
-    reference_click = reference.output_dict_per_obj[0]["cond_frame_outputs"][0]
+    reference = _ReferenceTracker(tracker)
+    reference.click(0, BOX_ON_A_RIDER)
+    engine_click = _outputs(tracker, track_id)["cond_frame_outputs"][0]
+    reference_click = reference.outputs["cond_frame_outputs"][0]
 
-    print(f"click frame: largest logit difference {(engine_click['pred_masks'] - reference_click['pred_masks']).abs().max():.2e}")
-    assert torch.allclose(engine_click["pred_masks"], reference_click["pred_masks"], atol=LOGIT_TOLERANCE)
+    _assert_same_logits("click frame", engine_click, reference_click)
     assert torch.allclose(engine_click["maskmem_features"], reference_click["maskmem_features"], atol=LOGIT_TOLERANCE)
 
     tracker.process(bikes_frames[1])
-    reference.cache.cache_vision_features(1, session.cache.get_vision_features(1))
-    reference.processed_frames[1] = session.processed_frames[1]
-    with torch.inference_mode():
-        tracker_model(inference_session=reference, frame_idx=1, run_mem_encoder=False)
-    engine_next = session.output_dict_per_obj[_object_index(tracker, track_id)]["non_cond_frame_outputs"][1]
-    reference_next = reference.output_dict_per_obj[0]["non_cond_frame_outputs"][1]
+    reference.propagate(1)
+    _assert_same_logits("next frame", _outputs(tracker, track_id)["non_cond_frame_outputs"][1], reference.outputs["non_cond_frame_outputs"][1])
 
-    print(f"next frame: largest logit difference {(engine_next['pred_masks'] - reference_next['pred_masks']).abs().max():.2e}")
-    assert torch.allclose(engine_next["pred_masks"], reference_next["pred_masks"], atol=LOGIT_TOLERANCE)
+
+def test_a_refined_object_is_what_transformers_tracker_computes_for_the_same_clicks(make_tracker, bikes_frames):
+    """Extra clicks on a tracked object on the most recent frame, then the next frame, against
+    Sam3TrackerVideoModel.forward given the same clicks on the same frame.
+
+    Upstream's forward keeps a correction on an already tracked frame as an ordinary frame; the
+    engine keeps it as a conditioning frame (visual_prompts.condition_on_clicks), so the reference's
+    output is moved there, the one deliberate difference, before the next frame.
+    """
+    tracker = make_tracker()
+    tracker.process(bikes_frames[0])
+    track_id = tracker.track_object(BOX_ON_A_RIDER, "rider")
+    reference = _ReferenceTracker(tracker)
+    reference.click(0, BOX_ON_A_RIDER)
+    tracker.process(bikes_frames[1])
+    reference.propagate(1)
+    correction = VisualPrompt(clicks=(Click(90, 20), Click(60, 50, positive=False), Click(100, 40, positive=False)))
+
+    tracker.refine_object(track_id, correction)
+    reference.click(1, correction)
+    engine_refined = _outputs(tracker, track_id)["cond_frame_outputs"][1]
+    reference_refined = reference.outputs["non_cond_frame_outputs"][1]
+
+    assert not torch.allclose(engine_refined["pred_masks"], reference.propagated[1]["pred_masks"], atol=LOGIT_TOLERANCE)
+    _assert_same_logits("refinement frame", engine_refined, reference_refined)
+    assert torch.allclose(engine_refined["maskmem_features"], reference_refined["maskmem_features"], atol=LOGIT_TOLERANCE)
+
+    reference.outputs["cond_frame_outputs"][1] = reference.outputs["non_cond_frame_outputs"].pop(1)
+    tracker.process(bikes_frames[2])
+    reference.propagate(2)
+    _assert_same_logits("next frame", _outputs(tracker, track_id)["non_cond_frame_outputs"][2], reference.outputs["non_cond_frame_outputs"][2])
+
+
+class _ReferenceTracker:
+    """transformers' own Sam3TrackerVideoModel on the engine's model and frame features (of frames the
+    engine has run), tracking one object (id 7) from clicks given through Sam3TrackerVideoProcessor."""
+
+    def __init__(self, tracker):
+        self._engine = tracker.session
+        width, height = tracker._frame_size
+        self.session = Sam3TrackerVideoInferenceSession(video_height=height, video_width=width, inference_device="cpu", dtype=torch.float32)
+        self.session.processed_frames = {}
+        self._model = tracker._model.tracker_model
+        self._processor = _points_only_processor(tracker._image_size)
+        self.propagated = {}  # frame index -> output of propagation alone, before clicks on that frame
+
+    @property
+    def outputs(self):
+        return self.session.output_dict_per_obj[0]
+
+    def click(self, frame_idx: int, prompt: VisualPrompt) -> None:
+        self._see(frame_idx)
+        self._processor.add_inputs_to_inference_session(
+            self.session,
+            frame_idx=frame_idx,
+            obj_ids=[7],
+            input_points=[[[[c.x, c.y] for c in prompt.clicks]]] if prompt.clicks else None,
+            input_labels=[[[int(c.positive) for c in prompt.clicks]]] if prompt.clicks else None,
+            input_boxes=[[list(prompt.box)]] if prompt.box is not None else None,
+        )
+        with torch.inference_mode():
+            self._model(inference_session=self.session, frame_idx=frame_idx)
+
+    def propagate(self, frame_idx: int) -> None:
+        self._see(frame_idx)
+        with torch.inference_mode():
+            self._model(inference_session=self.session, frame_idx=frame_idx, run_mem_encoder=False)
+        self.propagated[frame_idx] = self.outputs["non_cond_frame_outputs"][frame_idx]
+
+    def _see(self, frame_idx: int) -> None:
+        self.session.cache.cache_vision_features(frame_idx, self._engine.cache.get_vision_features(frame_idx))
+        self.session.processed_frames[frame_idx] = self._engine.processed_frames[frame_idx]
+
+
+def _outputs(tracker, track_id):
+    return tracker.session.output_dict_per_obj[_object_index(tracker, track_id)]
+
+
+def _assert_same_logits(what: str, engine_output, reference_output) -> None:
+    difference = (engine_output["pred_masks"] - reference_output["pred_masks"]).abs().max()
+    print(f"{what}: largest logit difference {difference:.2e}")
+    assert torch.allclose(engine_output["pred_masks"], reference_output["pred_masks"], atol=LOGIT_TOLERANCE)
 
 
 def _points_only_processor(image_size: int) -> Sam3TrackerVideoProcessor:
@@ -88,6 +147,22 @@ def test_visual_and_concept_objects_share_the_session_and_prompt_changes_leave_v
     assert {i.prompt_text for i in results[2].instances} == {"rider", "person"}
     assert {i.prompt_text for i in results[5].instances} == {"rider", "bicycle"}
     assert tracker.visual_objects() == {track_id: "rider"}
+
+
+def test_overlapping_visual_objects_both_keep_their_pixels(make_tracker, bikes_frames):
+    """A part and its whole: each click is its own intent, so neither takes the other's pixels."""
+    tracker = make_tracker()
+    tracker.process(bikes_frames[0])
+    whole = tracker.track_object(VisualPrompt(box=BOX_ON_A_RIDER.box), "rider")
+    part = tracker.track_object(VisualPrompt(clicks=(Click(70, 30),)), "helmet")
+
+    results = [tracker.process(frame) for frame in bikes_frames[1:6]]
+
+    for result in results:
+        masks = {i.track_id: i.mask for i in result.instances}
+        assert sorted(masks) == [whole, part]
+        assert (masks[whole] & masks[part]).any()
+    assert all(i.prompt_id == VISUAL_PROMPT_ID for result in results for i in result.instances)
 
 
 def test_the_detector_never_matches_a_visual_object(make_tracker, bikes_frames):
@@ -189,6 +264,28 @@ def test_a_visual_object_is_reported_at_once_and_ends_after_max_lost_frames_invi
     assert [update.reported for update in updates[:1]] == [{5: track_id}]
     assert [update.retired for update in updates] == [[], [], [], [5]]
     assert book.object_of(track_id) is None
+
+
+def test_a_visual_object_the_tracker_no_longer_sees_ends_after_max_lost_frames(bikes_frames):
+    """The object leaves the view: from frame 2 on, the tracker's object score says "no object" everywhere."""
+    model, tokenizer = build_tiny_sam3()
+    tracker = ConceptTracker(model, tokenizer, TrackerSettings(max_lost_frames=3))
+    tracker.process(bikes_frames[0])
+    track_id = tracker.track_object(BOX_ON_A_RIDER, "rider")
+    seen = [track_id in [i.track_id for i in tracker.process(bikes_frames[1]).instances]]
+    with torch.no_grad():
+        model.tracker_model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(-8.0)
+
+    alive = []
+    for frame in bikes_frames[2:7]:
+        seen.append(track_id in [i.track_id for i in tracker.process(frame).instances])
+        alive.append(track_id in tracker.visual_objects())
+
+    assert seen == [True] + [False] * 5
+    assert alive == [True, True, True, False, False]  # unseen on 3 frames, ended on the 4th
+    assert tracker.session.obj_ids == []
+    with pytest.raises(VisualPromptError, match=f"no live track has id {track_id}"):
+        tracker.refine_object(track_id, BOX_ON_A_RIDER)
 
 
 @pytest.mark.parametrize(

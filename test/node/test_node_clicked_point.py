@@ -1,5 +1,7 @@
 """RViz's "Publish Point" with depth: a clicked 3D point in the depth optical frame starts a visual object;
-points in other frames are refused with a reason in the log."""
+points before any depth image and points in other frames are refused with a reason in the log.
+
+The tests share one node and run in file order: the first one runs before any frame."""
 
 from __future__ import annotations
 
@@ -30,6 +32,13 @@ def click(client, frame_id: str, x: float, y: float, z: float) -> None:
 
 def visual_ids(result) -> list[int]:
     return [i.id for i in result.instances if i.prompt_id == 0]
+
+
+def test_a_point_before_any_depth_image_is_refused_with_the_reason(client):
+    click(client, client.FRAME_ID, 0.0, 0.0, 2.0)
+
+    client.spin_until(lambda: "no image with depth has been processed yet" in client.node_process.log_text(), 10.0, "the refusal in the log")
+    assert "tracking visual object" not in client.node_process.log_text()
 
 
 def test_a_point_in_another_frame_is_refused_with_the_reason(client, footage):

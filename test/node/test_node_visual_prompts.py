@@ -11,7 +11,7 @@ from geometry_msgs.msg import Point32
 from sam3_ros.srv import RefineObject, RemoveObject, TrackObject
 from sensor_msgs.msg import RegionOfInterest
 
-NODE_PARAMETERS = {"max_objects_total": 8}
+NODE_PARAMETERS = {"max_objects_total": 8, "max_prompt_length": 20}
 RIDER_BOX = RegionOfInterest(x_offset=50, y_offset=5, width=60, height=55)
 
 
@@ -87,8 +87,26 @@ def test_bad_clicks_are_refused_with_a_reason(client, rider, request_kwargs, rea
     assert [o.track_id for o in response.visual_objects] == [rider[0]]
 
 
+def test_a_label_longer_than_max_prompt_length_is_refused(client, rider):
+    limit = client.parameters["max_prompt_length"]
+
+    response = track(client, box=RIDER_BOX, label="x" * (limit + 1))
+
+    assert not response.success and f"more than max_prompt_length {limit}" in response.message
+    assert [o.track_id for o in response.visual_objects] == [rider[0]]
+
+
+def test_a_refinement_outside_the_image_is_refused(client, rider):
+    track_id, _ = rider
+
+    response = refine(client, track_id, points=[(70, 30), (80, 68)])
+
+    assert not response.success and "point (80.0, 68.0) is outside the 160x68 image" in response.message
+    assert [o.track_id for o in response.visual_objects] == [track_id]
+
+
 def test_unknown_track_ids_and_concept_removal_are_refused(client, rider):
-    track_id, result = rider
+    _, result = rider
     concept = next(i for i in result.instances if i.prompt_id != 0)
 
     unknown = refine(client, 99999, points=[(10, 10)])
@@ -113,8 +131,10 @@ def test_remove_ends_the_object_and_its_id(client, rider, footage):
 
     response = remove(client, track_id)
     _, result = client.process(footage[client.CONFIRM_FRAMES + 2])
-    again = remove(client, track_id)
+    removed_again = remove(client, track_id)
+    refined = refine(client, track_id, points=[(70, 30)])
 
     assert response.success and list(response.visual_objects) == []
     assert track_id not in [i.id for i in result.instances]
-    assert not again.success and f"no live track has id {track_id}" in again.message
+    for refused in (removed_again, refined):
+        assert not refused.success and f"no live track has id {track_id}: it ended" in refused.message
