@@ -20,6 +20,8 @@ bucket.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -154,17 +156,47 @@ def tracker_step(tracker, session, frame_idx: int, reverse: bool, run_mem_encode
 
 def step_with_inputs(tracker, session, frame_idx: int, obj_idx: int, is_init_cond_frame: bool, points, masks, reverse: bool) -> dict:
     """Upstream's batch-1 tracker step of one object with its inputs on this frame (clicks or a mask)."""
-    return tracker._run_single_frame_inference(
-        inference_session=session,
-        obj_idx=obj_idx,
-        frame_idx=frame_idx,
-        batch_size=1,
-        is_init_cond_frame=is_init_cond_frame,
-        point_inputs=points,
-        mask_inputs=masks,
-        reverse=False if is_init_cond_frame else reverse,
-        streaming=False,
-    )
+    with _stream_length(session, frame_idx + 1):
+        return tracker._run_single_frame_inference(
+            inference_session=session,
+            obj_idx=obj_idx,
+            frame_idx=frame_idx,
+            batch_size=1,
+            is_init_cond_frame=is_init_cond_frame,
+            point_inputs=points,
+            mask_inputs=masks,
+            reverse=False if is_init_cond_frame else reverse,
+            streaming=False,
+        )
+
+
+class _FramesOfAStream(dict):
+    """A pruned session's frames, counted as the stream has seen them."""
+
+    def __init__(self, frames: dict, count: int):
+        super().__init__(frames)
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+
+@contextmanager
+def _stream_length(session, num_frames: int):
+    """Make `session.num_frames` the number of frames the stream has seen, for one upstream step.
+
+    Upstream's single-object step takes `session.num_frames` (len(processed_frames)) as the video's
+    length and scales the object pointers' temporal offsets by min(length, pointer window) - 1.
+    The engine keeps only the latest frame's pixels (TrackMemory), so that length would be 1 and a
+    step with inputs that reads memory (a refinement) would divide by zero (NaN masks). `propagate`
+    passes the stream's count itself.
+    """
+    frames = session.processed_frames
+    session.processed_frames = _FramesOfAStream(frames, num_frames)
+    try:
+        yield
+    finally:
+        session.processed_frames = frames
 
 
 def propagate(tracker, session, frame_idx: int, obj_indices: list[int], reverse: bool) -> dict[int, dict]:

@@ -18,7 +18,6 @@ SAM 3's per-prompt mask rules treat each visual object as a prompt of its own (s
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -93,8 +92,7 @@ def condition_on_clicks(tracker, session, obj_idx: int, frame_idx: int, point_in
     for kind in ("cond_frame_outputs", "non_cond_frame_outputs"):
         outputs[kind].pop(frame_idx, None)
     is_init_cond_frame = frame_idx not in session.frames_tracked_per_obj[obj_idx]
-    with _stream_length(session, frame_idx + 1):
-        out = step_with_inputs(tracker, session, frame_idx, obj_idx, is_init_cond_frame, point_inputs, None, reverse=False)
+    out = step_with_inputs(tracker, session, frame_idx, obj_idx, is_init_cond_frame, point_inputs, None, reverse=False)
     session.store_output(obj_idx, frame_idx, output_value=out, is_conditioning_frame=True)
     tracker._batch_encode_memories(
         inference_session=session,
@@ -104,31 +102,3 @@ def condition_on_clicks(tracker, session, obj_idx: int, frame_idx: int, point_in
         object_score_logits_for_memory=[out["object_score_logits"]],
         is_mask_from_pts_per_obj=[True],
     )
-
-
-class _FramesOfAStream(dict):
-    """A pruned session's frames, counted as the stream has seen them."""
-
-    def __init__(self, frames: dict, count: int):
-        super().__init__(frames)
-        self._count = count
-
-    def __len__(self) -> int:
-        return self._count
-
-
-@contextmanager
-def _stream_length(session, num_frames: int):
-    """Make `session.num_frames` the number of frames the stream has seen, for one upstream step.
-
-    Upstream's single-object step takes `session.num_frames` (len(processed_frames)) as the video's
-    length and scales the object pointers' temporal offsets by min(length, pointer window) - 1.
-    The engine keeps only the latest frame's pixels (TrackMemory), so that length would be 1 and
-    a refinement, the one step with inputs that reads memory, would divide by zero (NaN masks).
-    """
-    frames = session.processed_frames
-    session.processed_frames = _FramesOfAStream(frames, num_frames)
-    try:
-        yield
-    finally:
-        session.processed_frames = frames
