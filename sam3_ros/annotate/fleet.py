@@ -34,10 +34,25 @@ from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 from tqdm import tqdm
 
 from sam3_ros.annotate.checkpoint import run_differences
-from sam3_ros.annotate.cli import EXIT_STOPPED, JSON_NAME, MCAP_NAME, VIDEO_NAME, add_annotation_options, positive_int, validated_prompts
+from sam3_ros.annotate.cli import (
+    EXIT_STOPPED,
+    JSON_NAME,
+    MCAP_NAME,
+    VIDEO_NAME,
+    add_annotation_options,
+    positive_int,
+    validated_prompts,
+)
 from sam3_ros.annotate.fleet_inputs import InputError, find_recordings, output_names
 from sam3_ros.annotate.fleet_task import ProgressBoard, annotate_recording
-from sam3_ros.annotate.manifest import FINISHED, MANIFEST_NAME, Manifest, ManifestError, RecordingEntry, read_manifest
+from sam3_ros.annotate.manifest import (
+    FINISHED,
+    MANIFEST_NAME,
+    Manifest,
+    ManifestError,
+    RecordingEntry,
+    read_manifest,
+)
 from sam3_ros.annotate.recording_frames import RecordingError, open_recording
 from sam3_ros.engine.concept_tracker import TrackerSettings
 from sam3_ros.engine.prompt_registry import PromptError
