@@ -9,10 +9,11 @@ exactly as `sam3-ros-annotate --resume` does it (same options, same outputs) int
 OUTPUT/NAME/ (NAME: the recording's name without suffix, -2, -3... when names repeat), and
 OUTPUT/manifest.json lists every recording with its status, figures and output files.
 
-With no --ray-address (and no RAY_ADDRESS), Ray starts inside this command and uses this machine's
-GPUs (one per task) or, without CUDA, its cores. A recording that cannot be read fails alone; a
-task whose worker dies is retried by Ray and resumes from its checkpoint; running the same command
-again skips finished recordings and resumes the others. Ctrl-C (or SIGTERM) asks every task to
+With no --ray-address (and no RAY_ADDRESS), Ray starts inside this command (its own, even where
+`ray start` runs one on this machine) and uses this machine's GPUs (one per task) or, without
+CUDA, its cores. A recording that cannot be read fails alone; a task whose worker dies is retried
+by Ray and resumes from its checkpoint; running the same command again skips finished recordings
+and resumes the others. Ctrl-C (or SIGTERM) asks every task to
 finish its frame and checkpoint, then stops; a second Ctrl-C stops at once.
 """
 
@@ -70,7 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, required=True, metavar="ROOT", help="output root: a folder per recording and manifest.json")
     add_annotation_options(parser)
     ray_options = parser.add_argument_group("Ray")
-    ray_options.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"), help="join this Ray cluster (default: $RAY_ADDRESS; none: start Ray here)")
+    ray_options.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"), help="join this Ray cluster: HEAD:PORT, or auto for the one `ray start` runs here (default: $RAY_ADDRESS; none: start Ray here)")
     ray_options.add_argument("--num-cpus", type=positive_int, metavar="N", help="cores the Ray started here may use (default: all)")
     ray_options.add_argument("--workers", type=positive_int, metavar="N", help="at most N recordings at once (default: as many as the GPUs or cores allow)")
     ray_options.add_argument("--gpus-per-task", type=float, metavar="G", help="GPUs per recording (default: 1 where the cluster has GPUs, else 0)")
@@ -169,7 +170,7 @@ def _connect(args: argparse.Namespace) -> bool:
             logging_level=logging.WARNING,
         )
     except (OSError, RuntimeError, ValueError) as error:
-        reason = " ".join(str(error).split())
+        reason = " ".join(str(error).split()).rstrip(".")
         if args.ray_address:
             raise FleetError(_join_failure(args.ray_address, reason)) from None
         raise FleetError(f"cannot start Ray on this machine: {reason}; Ray's logs: /tmp/ray/session_latest/logs") from None
