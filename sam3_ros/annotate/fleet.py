@@ -9,10 +9,11 @@ exactly as `sam3-ros-annotate --resume` does it (same options, same outputs) int
 OUTPUT/NAME/ (NAME: the recording's name without suffix, -2, -3... when names repeat), and
 OUTPUT/manifest.json lists every recording with its status, figures and output files.
 
-With no --ray-address (and no RAY_ADDRESS), Ray starts inside this command and uses this machine's
-GPUs (one per task) or, without CUDA, its cores. A recording that cannot be read fails alone; a
-task whose worker dies is retried by Ray and resumes from its checkpoint; running the same command
-again skips finished recordings and resumes the others. Ctrl-C (or SIGTERM) asks every task to
+With no --ray-address (and no RAY_ADDRESS), Ray starts inside this command (its own, even where
+`ray start` runs one on this machine) and uses this machine's GPUs (one per task) or, without
+CUDA, its cores. A recording that cannot be read fails alone; a task whose worker dies is retried
+by Ray and resumes from its checkpoint; running the same command again skips finished recordings
+and resumes the others. Ctrl-C (or SIGTERM) asks every task to
 finish its frame and checkpoint, then stops; a second Ctrl-C stops at once.
 """
 
@@ -22,20 +23,37 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import ray
 from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 from tqdm import tqdm
 
 from sam3_ros.annotate.checkpoint import run_differences
-from sam3_ros.annotate.cli import EXIT_STOPPED, JSON_NAME, MCAP_NAME, VIDEO_NAME, add_annotation_options, positive_int, validated_prompts
+from sam3_ros.annotate.cli import (
+    EXIT_STOPPED,
+    JSON_NAME,
+    MCAP_NAME,
+    VIDEO_NAME,
+    add_annotation_options,
+    positive_int,
+    validated_prompts,
+)
 from sam3_ros.annotate.fleet_inputs import InputError, find_recordings, output_names
 from sam3_ros.annotate.fleet_task import ProgressBoard, annotate_recording
-from sam3_ros.annotate.manifest import FINISHED, MANIFEST_NAME, Manifest, ManifestError, RecordingEntry, read_manifest
+from sam3_ros.annotate.manifest import (
+    FINISHED,
+    MANIFEST_NAME,
+    Manifest,
+    ManifestError,
+    RecordingEntry,
+    read_manifest,
+)
 from sam3_ros.annotate.recording_frames import RecordingError, open_recording
 from sam3_ros.engine.concept_tracker import TrackerSettings
 from sam3_ros.engine.prompt_registry import PromptError
@@ -43,6 +61,7 @@ from sam3_ros.engine.prompt_registry import PromptError
 PROG = "sam3-ros-annotate-fleet"
 OUTPUT_FILES = (MCAP_NAME, JSON_NAME, VIDEO_NAME)
 POLL_S = 0.5
+CONNECT_TIMEOUT_S = 10
 EXIT_FAILED = 1
 
 
@@ -52,7 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, required=True, metavar="ROOT", help="output root: a folder per recording and manifest.json")
     add_annotation_options(parser)
     ray_options = parser.add_argument_group("Ray")
-    ray_options.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"), help="join this Ray cluster (default: $RAY_ADDRESS; none: start Ray here)")
+    ray_options.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"), help="join this Ray cluster: HEAD:PORT, or auto for the one `ray start` runs here (default: $RAY_ADDRESS; none: start Ray here)")
     ray_options.add_argument("--num-cpus", type=positive_int, metavar="N", help="cores the Ray started here may use (default: all)")
     ray_options.add_argument("--workers", type=positive_int, metavar="N", help="at most N recordings at once (default: as many as the GPUs or cores allow)")
     ray_options.add_argument("--gpus-per-task", type=float, metavar="G", help="GPUs per recording (default: 1 where the cluster has GPUs, else 0)")
@@ -135,17 +154,50 @@ def _recording_args(args: argparse.Namespace, entry: RecordingEntry) -> argparse
 
 
 def _connect(args: argparse.Namespace) -> bool:
-    """Start or join Ray; True when this command started it (and so shuts it down)."""
+    """Start or join Ray; True when this command started it (and so shuts it down). Raises FleetError."""
     if ray.is_initialized():  # a caller (a notebook, the tests) already chose the cluster
         return False
-    ray.init(
-        address=args.ray_address,
-        num_cpus=args.num_cpus,
-        include_dashboard=False,
-        log_to_driver=False,  # the workers' own bars and logs stay in Ray's log folder
-        logging_level=logging.WARNING,
-    )
+    if args.ray_address:
+        _check_reachable(args.ray_address)
+    try:
+        ray.init(
+            # "local": a new Ray even where `ray start` left a cluster's address in /tmp/ray
+            # (address=None would join that one, and refuse --num-cpus).
+            address=args.ray_address or "local",
+            num_cpus=args.num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,  # the workers' own bars and logs stay in Ray's log folder
+            logging_level=logging.WARNING,
+        )
+    except (OSError, RuntimeError, ValueError) as error:
+        reason = " ".join(str(error).split()).rstrip(".")
+        if args.ray_address:
+            raise FleetError(_join_failure(args.ray_address, reason)) from None
+        raise FleetError(f"cannot start Ray on this machine: {reason}; Ray's logs: /tmp/ray/session_latest/logs") from None
     return not args.ray_address
+
+
+def _check_reachable(address: str) -> None:
+    """Refuses at once an address where nothing answers: Ray itself retries it for about 14 minutes."""
+    parts = urlsplit(address if "://" in address else f"//{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # not HOST:PORT; ray.init says what is wrong with it
+        return
+    if not (host and port):  # "auto" (the cluster `ray start` started on this machine), or malformed
+        return
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise FleetError(_join_failure(address, f"nothing answers at {host}:{port} ({error})")) from None
+
+
+def _join_failure(address: str, reason: str) -> str:
+    return (
+        f"cannot join the Ray cluster at {address}: {reason}; check the address (--ray-address, else $RAY_ADDRESS: "
+        f"the head node's HOST:PORT, port 6379 unless its `ray start --head --port` chose another), that the cluster "
+        f"is up (`ray status` on the head node) and that it runs Ray {ray.__version__} as this machine does"
+    )
 
 
 class FleetRun:
@@ -177,7 +229,7 @@ class FleetRun:
 
     def stop(self) -> None:
         """After Ctrl-C: every running task finishes its frame, checkpoints and returns."""
-        tqdm.write(f"{PROG}: stopping: each running recording finishes its frame and checkpoints (Ctrl-C again: at once)")
+        tqdm.write(f"{PROG}: stopping: each running recording finishes its frame and checkpoints (Ctrl-C again: at once)", file=sys.stderr)
         self.waiting.clear()
         for ref in self.in_flight:
             ray.cancel(ref)
@@ -216,7 +268,7 @@ class FleetRun:
         entry.files = [str(Path(entry.output) / name) for name in OUTPUT_FILES] if entry.status == "done" else []
         self.finished[entry.input] = progress.processed_all if progress else 0
         self.outcomes[entry.status] += 1
-        tqdm.write(_outcome_line(entry))
+        tqdm.write(_outcome_line(entry), file=sys.stderr)
         self.manifest.write(self.root)
 
     def _update_bar(self) -> None:
@@ -256,6 +308,8 @@ def main(argv=None) -> None:
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)  # a stop request like Ctrl-C: checkpoint, then exit
     try:
         _run(args)
+    except FleetError as error:
+        raise SystemExit(f"{PROG}: {error}") from None
     except KeyboardInterrupt:  # before any task started
         raise SystemExit(EXIT_STOPPED) from None
     finally:
@@ -263,10 +317,7 @@ def main(argv=None) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    try:
-        planned = plan(args)
-    except FleetError as error:
-        raise SystemExit(f"{PROG}: {error}") from None
+    planned = plan(args)
     manifest, to_run = planned.manifest, planned.to_run
     root = args.output.resolve()
     manifest.write(root)

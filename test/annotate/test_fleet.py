@@ -4,10 +4,14 @@ One Ray instance serves the whole module (starting Ray takes seconds on two core
 runs in this process and uses it, as it does in a notebook that has called ray.init.
 """
 
+import contextlib
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,7 +31,7 @@ OUTPUT_FILES = ("annotated.mp4", "annotations.json", "instances.mcap")
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -38,6 +42,14 @@ def _run_fleet(*args) -> int:
     except SystemExit as exit_:
         return exit_.code
     return 0
+
+
+def _run_fleet_said(*args) -> tuple[int, list[str]]:
+    """The exit code and the lines the command wrote (all on stderr: bar, outcomes, summary)."""
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        code = _run_fleet(*args)
+    return code, said.getvalue().replace("\r", "\n").splitlines()
 
 
 def _fleet_args(inputs, root, *extra) -> list:
@@ -127,9 +139,9 @@ def fleet_run(tmp_path_factory, bikes_path, fleet_inputs) -> dict:
         killed["checkpointed"] = load_checkpoint(bikes_output / "checkpoint.pt").frames_done
 
     watcher = _when_journal_has(bikes_output, 12, kill_worker)
-    code = _run_fleet(*_fleet_args([bikes_path, fleet_inputs], root, "--checkpoint-every", 5))
+    code, said = _run_fleet_said(*_fleet_args([bikes_path, fleet_inputs], root, "--checkpoint-every", 5))
     watcher.join(timeout=1)
-    return {"root": root, "code": code, "killed": killed, "manifest": _manifest(root)}
+    return {"root": root, "code": code, "said": said, "killed": killed, "manifest": _manifest(root)}
 
 
 def test_readable_recordings_are_annotated_and_corrupt_ones_fail_alone(fleet_run, fleet_inputs, bikes_path):
@@ -156,6 +168,19 @@ def test_readable_recordings_are_annotated_and_corrupt_ones_fail_alone(fleet_run
     assert fleet_run["manifest"]["settings"]["prompts"] == ["person", "bicycle"]
 
 
+def test_progress_tells_each_recordings_outcome_and_sums_up_the_run(fleet_run):
+    said, recordings = fleet_run["said"], _by_name(fleet_run["manifest"])
+    for name in ("bikes", "run_0412", "run_0412-2"):
+        entry = recordings[name]
+        assert f"done     {entry['input']} -> {entry['output']}: {entry['frames']} frames, {entry['tracks']} tracks" in said
+    for name in ("broken", "yuv_camera"):  # found unreadable while planning, and by its task
+        entry = recordings[name]
+        assert f"failed   {entry['input']}: {entry['reason']}" in said
+    assert said[-1] == f"sam3-ros-annotate-fleet: 3 done, 0 skipped, 2 failed, 0 stopped, 0 pending -> {fleet_run['root'] / 'manifest.json'}"
+    # The bar, over the recordings given to Ray (the one refused while planning is not among them).
+    assert any(line.startswith("4 recordings: 100%") and "frame/s" in line and "done 3, failed 1" in line for line in said)
+
+
 def test_outputs_equal_the_single_recording_tools(fleet_run, fleet_inputs, bikes_run, run_tool, tmp_path):
     recordings = _by_name(fleet_run["manifest"])
     _single_tool_outputs_equal(Path(recordings["bikes"]["output"]), bikes_run)
@@ -179,7 +204,9 @@ def test_a_killed_worker_is_retried_and_resumes_from_its_checkpoint(fleet_run):
 def test_a_second_run_skips_finished_recordings(fleet_run, bikes_path, fleet_inputs):
     root = fleet_run["root"]
     outputs = {path: path.stat().st_mtime_ns for path in root.glob("*/*")}
-    assert _run_fleet(*_fleet_args([bikes_path, fleet_inputs], root)) == 1
+    code, said = _run_fleet_said(*_fleet_args([bikes_path, fleet_inputs], root))
+    assert code == 1
+    assert said[-1].startswith("sam3-ros-annotate-fleet: 0 done, 3 skipped, 2 failed, 0 stopped, 0 pending")
     recordings = _by_name(_manifest(root))
     for name in ("bikes", "run_0412", "run_0412-2"):
         before, after = _by_name(fleet_run["manifest"])[name], recordings[name]
@@ -189,22 +216,48 @@ def test_a_second_run_skips_finished_recordings(fleet_run, bikes_path, fleet_inp
     assert {path: path.stat().st_mtime_ns for path in root.glob("*/*")} == outputs
 
 
-def test_ctrl_c_in_a_terminal_stops_at_a_checkpoint_and_the_same_command_resumes(tmp_path, tool_env, bikes_path, bikes_run):
+@pytest.fixture
+def ray_tmpdir_with_a_clusters_address():
+    """A RAY_TMPDIR whose ray/ray_current_cluster names a cluster, as `ray start --head` leaves it.
+
+    ray.init() without an address joins that cluster; the fleet command must start its own Ray.
+    Short (not under tmp_path): Ray's socket paths inside it must stay under 108 characters.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="ray"))
+    (folder / "ray").mkdir()
+    (folder / "ray" / "ray_current_cluster").write_text("127.0.0.1:6379")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_ctrl_c_in_a_terminal_stops_at_a_checkpoint_and_the_same_command_resumes(tmp_path, tool_env, bikes_path, bikes_run, ray_tmpdir_with_a_clusters_address):
     root = tmp_path / "root"
     args = _fleet_args([bikes_path], root, "--checkpoint-every", 1000, "--num-cpus", 2)
     # The installed executable with its own Ray, in its own session: Ctrl-C in a terminal reaches
-    # the whole foreground process group, Ray's own processes included.
+    # the whole foreground process group, Ray's own processes included. It starts its own Ray
+    # although `ray start` left a cluster's address on the machine.
     command = subprocess.Popen(
-        [executable_path("sam3-ros-annotate-fleet"), *map(str, args)], env=tool_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [executable_path("sam3-ros-annotate-fleet"), *map(str, args)],
+        env={**tool_env, "RAY_TMPDIR": str(ray_tmpdir_with_a_clusters_address)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     _when_journal_has(root / "bikes", 3, lambda: os.killpg(command.pid, signal.SIGINT)).join()
-    assert command.wait(timeout=120) == 130
-    assert "run the same command again to resume" in command.stderr.read().splitlines()[-1]
+    _, stderr = command.communicate(timeout=120)
+    said = stderr.replace("\r", "\n").splitlines()
+    assert command.returncode == 130, stderr
     bikes = _by_name(_manifest(root))["bikes"]
     assert bikes["status"] == "stopped"
     # The task finished its frame and checkpointed although no periodic checkpoint was due.
     checkpointed = load_checkpoint(root / "bikes" / "checkpoint.pt").frames_done
     assert bikes["frames"] == checkpointed == _journal_lines(root / "bikes") >= 3
+    assert f"stopped  {bikes['input']} after {checkpointed} frames; the next run resumes it" in said
+    assert said[-2:] == [
+        f"sam3-ros-annotate-fleet: 0 done, 0 skipped, 0 failed, 1 stopped, 0 pending -> {root / 'manifest.json'}",
+        "sam3-ros-annotate-fleet: stopped; run the same command again to resume",
+    ]
 
     assert _run_fleet(*args) == 0  # here on this module's Ray
     bikes = _by_name(_manifest(root))["bikes"]

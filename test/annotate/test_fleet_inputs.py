@@ -1,12 +1,13 @@
 """Which recordings a sam3-ros-annotate-fleet command names, their output folders, and its refusals (no Ray)."""
 
+import socket
 from pathlib import Path
 
 import pytest
+import ray
 
 from sam3_ros.annotate.fleet import main
 from sam3_ros.annotate.fleet_inputs import InputError, find_recordings, output_names
-
 
 
 @pytest.fixture
@@ -68,3 +69,27 @@ def test_a_missing_input_an_empty_prompt_and_an_output_root_of_other_settings_ar
     )
     reason = _refusal(bikes_path, "--prompt", "forklift", "--model", "tiny-random", "--output", tmp_path / "out")
     assert "other settings (prompts: ['person'] -> ['forklift'])" in reason and "another --output" in reason
+
+
+def _port_where_nothing_listens() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_ray_address_where_nothing_listens_is_refused_at_once_with_what_to_check(tmp_path, bikes_path):
+    address = f"127.0.0.1:{_port_where_nothing_listens()}"
+    reason = _refusal(bikes_path, "--prompt", "person", "--output", tmp_path / "out", "--ray-address", address)
+    assert reason.startswith(f"sam3-ros-annotate-fleet: cannot join the Ray cluster at {address}: nothing answers at {address} (")
+    assert "Connection refused" in reason
+    for what_to_check in ("--ray-address, else $RAY_ADDRESS", "HOST:PORT", "`ray status`", f"runs Ray {ray.__version__}"):
+        assert what_to_check in reason
+    assert "\n" not in reason
+    assert not ray.is_initialized()
+
+
+def test_a_malformed_ray_address_is_refused_with_rays_reason(tmp_path, bikes_path, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "head-node")  # no port; taken when --ray-address is not given
+    reason = _refusal(bikes_path, "--prompt", "person", "--output", tmp_path / "out")
+    assert reason.startswith("sam3-ros-annotate-fleet: cannot join the Ray cluster at head-node: Invalid address format: head-node; check the address")
+    assert not ray.is_initialized()
