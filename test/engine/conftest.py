@@ -148,6 +148,15 @@ class PlainStream:
     def before_frame(self) -> None:
         pass
 
+    def logit_difference(self, reference: "PlainStream") -> float:
+        """The largest difference of this frame's mask logits from `reference`'s, relative to each
+        reference object's range; both streams must track the same objects."""
+        assert sorted(self.mask_logits) == sorted(reference.mask_logits)
+        return max(
+            ((self.mask_logits[obj_id] - expected).abs().max() / expected.abs().max()).item()
+            for obj_id, expected in reference.mask_logits.items()
+        )
+
 
 class EngineModelStream(PlainStream):
     """The same hand-driven session on the engine's model class (StreamingSam3VideoModel: batched
