@@ -8,14 +8,15 @@ without touching other prompts' objects. This module never imports rclpy: the RO
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
+from transformers.utils import is_torchvision_available
 
 from sam3_ros.engine.frame_preprocessing import frame_to_pixel_values, validate_frame
 from sam3_ros.engine.frame_rollback import SessionCheckpoint
@@ -33,8 +34,9 @@ from sam3_ros.engine.visual_prompts import VISUAL_PROMPT_ID, VisualPrompt, Visua
 
 # SAM 3's text encoder has 32 positions; longer prompts are truncated by the tokenizer.
 _TEXT_TOKENS = 32
-# transformers' SAM 3 pools exemplar-box features with torchvision's roi_align.
-EXEMPLARS_SUPPORTED = importlib.util.find_spec("torchvision") is not None
+# transformers' SAM 3 pools exemplar-box features with torchvision's roi_align, which it imports
+# only where this says torchvision is available.
+EXEMPLARS_SUPPORTED = is_torchvision_available()
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class TrackerSettings:
     detection_threshold: float | None = None  # None keeps the model's own (0.5 for SAM 3)
     new_track_threshold: float | None = None  # None keeps the model's own (0.7 for SAM 3)
     refinement_hold_frames: int = 30  # frames after a refinement in which the detector may not re-condition the object
+    # Frames a visual object may stay unseen before it ends; -1: only when removed. Longer than a
+    # concept track's: the detector never finds a visual object again once it has ended.
+    visual_object_max_lost_frames: int = 150
 
     def __post_init__(self):
         for name in ("max_objects_per_prompt", "max_objects_total", "max_prompts", "max_prompt_length", "max_image_pixels"):
@@ -57,6 +62,8 @@ class TrackerSettings:
                 raise ValueError(f"{name} must be at least 1")
         if self.refinement_hold_frames < 0:
             raise ValueError("refinement_hold_frames must be >= 0")
+        if self.visual_object_max_lost_frames < -1:
+            raise ValueError("visual_object_max_lost_frames must be >= 0, or -1 (a visual object ends only when removed)")
         for name in ("detection_threshold", "new_track_threshold"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -207,7 +214,7 @@ class ConceptTracker:
         It is conditioned at once on that frame (see `visual_prompts`) and reported from the next
         frame on, with `label` (default "object <track id>") as its prompt text.
         """
-        with self._lock:
+        with self._lock, self._all_or_nothing():
             frame_idx, (width, height) = self._clicked_frame()
             prompt.validate(width, height)
             if len(label) > self.settings.max_prompt_length:
@@ -226,7 +233,7 @@ class ConceptTracker:
             session.trk_keep_alive[obj_id] = self._model.init_trk_keep_alive
             session.obj_id_to_score[obj_id] = 1.0
             condition_on_clicks(self._model.tracker_model, session, obj_idx, frame_idx, self._point_inputs(prompt, width, height))
-            track_id = self._ids.adopt(obj_id, frame_idx)
+            track_id = self._ids.adopt(obj_id, frame_idx, self.settings.visual_object_max_lost_frames)
             self._visual_labels[obj_id] = label or f"object {track_id}"
             return track_id
 
@@ -237,7 +244,7 @@ class ConceptTracker:
         Only that object is re-conditioned; for `refinement_hold_frames` frames the detector may
         not re-condition it, so that it does not undo the correction.
         """
-        with self._lock:
+        with self._lock, self._all_or_nothing():
             obj_id = self._live_object(track_id)
             frame_idx, (width, height) = self._clicked_frame()
             prompt.validate(width, height)
@@ -382,20 +389,13 @@ class ConceptTracker:
                 return FrameResult(stamp, width, height, self._frames_seen, (), ())
             self._idle_frame = None
             exemplars = {p.id: self._exemplar_tensors(p, width, height) for p in prompts if p.exemplars}
-            frame_idx = self._session_frame
-            checkpoint = SessionCheckpoint(self._session, self._ids)
-            try:
+            with self._all_or_nothing():
                 output, frame_idx = self._forward(frame, exemplars)
                 presence = (
                     torch.stack([self._model.presence_scores[p.id] for p in prompts]) if prompts else torch.zeros(0, device=self.device)
                 )
                 instances, presence = self._instances(output, presence, frame_idx, height, width)
                 self._memory.prune(self._session, frame_idx)
-            except BaseException:
-                # All or nothing: the next frame continues from the state before this one.
-                checkpoint.restore(self._session, self._ids)
-                self._session_frame = frame_idx
-                raise
             for prompt_id in exemplars:  # used; kept for the next frame if this one failed
                 self.prompts.set_exemplars(prompt_id, ())
             summaries = tuple(
@@ -403,6 +403,19 @@ class ConceptTracker:
                 for p, score in zip(prompts, presence)
             )
             return FrameResult(stamp, width, height, self._frames_seen, instances, summaries)
+
+    @contextmanager
+    def _all_or_nothing(self):
+        """A change of the tracking state (a frame, clicks) that either completes or, after any
+        exception, leaves the engine exactly as before it; track ids handed out meanwhile stay used."""
+        checkpoint = SessionCheckpoint(self._session, self._ids)
+        before = (self._session_frame, self._frame_size, self._idle_frame, dict(self._held_until), dict(self._visual_labels))
+        try:
+            yield
+        except BaseException:
+            checkpoint.restore(self._session, self._ids)
+            self._session_frame, self._frame_size, self._idle_frame, self._held_until, self._visual_labels = before
+            raise
 
     def _forward(self, frame, exemplars):
         """Run the model on one frame; (its output, the frame's session index)."""

@@ -90,6 +90,8 @@ class VisualPromptService:
             self.track(VisualPrompt((Click(x, y),)), "")
         except VisualPromptError as error:
             self._logger.warning(f"clicked point ignored: {error}")
+        except Exception as error:  # noqa: BLE001 - a failed click must not end the node; the engine rolled it back
+            self._logger.error(f"clicked point failed in the tracker, nothing changed: {type(error).__name__}: {error}")
 
     def _engine(self):
         engine = self._node.engine
@@ -104,6 +106,10 @@ class VisualPromptService:
         except VisualPromptError as error:
             response.success, response.message = False, str(error)
             self._logger.warning(f"visual prompt refused: {error}")
+        except Exception as error:  # noqa: BLE001 - a failed call must not end the node; the engine rolled it back
+            response.success = False
+            response.message = f"the tracker failed on this request, nothing changed: {type(error).__name__}: {error}"
+            self._logger.error(response.message)
         engine = self._node.engine
         objects = engine.visual_objects() if engine is not None else {}
         response.visual_objects = [VisualObject(track_id=track_id, label=label) for track_id, label in objects.items()]

@@ -1,5 +1,6 @@
 """Visual prompts: objects tracked from clicks and boxes next to the concept tracks, refined by clicks."""
 
+import numpy as np
 import pytest
 import torch
 from transformers import Sam3TrackerVideoProcessor
@@ -165,20 +166,33 @@ def test_overlapping_visual_objects_both_keep_their_pixels(make_tracker, bikes_f
     assert all(i.prompt_id == VISUAL_PROMPT_ID for result in results for i in result.instances)
 
 
-def test_the_detector_never_matches_a_visual_object(make_tracker, bikes_frames):
-    """The detector finds 'person' where the operator clicked a person: two objects, both kept."""
+def test_the_detector_never_matches_a_visual_object(make_tracker, bikes_frames, monkeypatch):
+    """The detector finds 'person' where the operator clicked a person: two objects, both kept, and the
+    person's detections are never matched to the visual object (no re-conditioning, no keep-alive)."""
     tracker = make_tracker("person", confirm_frames=1)
     first = tracker.process(bikes_frames[0])
     tracker.process(bikes_frames[1])
     person = next(i for i in tracker.process(bikes_frames[2]).instances if i.prompt_id != VISUAL_PROMPT_ID)
     x0, y0, x1, y1 = person.box
     track_id = tracker.track_object(VisualPrompt(box=(x0, y0, x1, y1)))
+    visual_obj_id = tracker._ids.object_of(track_id)
+    model, matches = tracker._model, []
 
+    def associate_and_record(*args, **kwargs):
+        result = type(model)._associate_det_trk(model, *args, **kwargs)
+        matches.append(result)
+        return result
+
+    monkeypatch.setattr(model, "_associate_det_trk", associate_and_record)
     later = [tracker.process(frame) for frame in bikes_frames[3:8]]
 
     assert first.instances  # the concept is detected from the start
     assert all(track_id in [i.track_id for i in result.instances] for result in later)
     assert all(person.track_id in [i.track_id for i in result.instances] for result in later)
+    assert len(matches) == 5 and all(det_to_matched for _, _, det_to_matched, _, _ in matches)
+    for _, _, det_to_matched, high_conf, _ in matches:
+        assert all(visual_obj_id not in tracks for tracks in det_to_matched.values())
+        assert visual_obj_id not in high_conf
 
 
 def test_refinement_reconditions_only_that_object(make_tracker, bikes_frames):
@@ -255,21 +269,23 @@ def test_removed_objects_end_and_ids_are_never_reused(make_tracker, bikes_frames
         tracker.refine_object(first, BOX_ON_A_RIDER)
 
 
-def test_a_visual_object_is_reported_at_once_and_ends_after_max_lost_frames_invisible():
-    book = TrackIdBook(confirm_frames=3, max_lost_frames=2)
-    track_id = book.adopt(obj_id=5, frame_index=0)
+def test_a_visual_object_is_reported_at_once_and_ends_after_its_own_max_lost_frames_invisible():
+    book = TrackIdBook(confirm_frames=3, max_lost_frames=30)
+    track_id = book.adopt(obj_id=5, frame_index=0, max_lost_frames=2)
+    kept = book.adopt(obj_id=6, frame_index=0, max_lost_frames=-1)
 
-    updates = [book.update(frame, {5: visible}) for frame, visible in enumerate([True, False, False, False], start=1)]
+    updates = [book.update(frame, {5: visible, 6: visible}) for frame, visible in enumerate([True, False, False, False], start=1)]
 
-    assert [update.reported for update in updates[:1]] == [{5: track_id}]
+    assert [update.reported for update in updates[:1]] == [{5: track_id, 6: kept}]
     assert [update.retired for update in updates] == [[], [], [], [5]]
     assert book.object_of(track_id) is None
+    assert book.object_of(kept) == 6  # -1: it ends only when removed
 
 
-def test_a_visual_object_the_tracker_no_longer_sees_ends_after_max_lost_frames(bikes_frames):
+def test_a_visual_object_the_tracker_no_longer_sees_ends_after_visual_object_max_lost_frames(bikes_frames):
     """The object leaves the view: from frame 2 on, the tracker's object score says "no object" everywhere."""
     model, tokenizer = build_tiny_sam3()
-    tracker = ConceptTracker(model, tokenizer, TrackerSettings(max_lost_frames=3))
+    tracker = ConceptTracker(model, tokenizer, TrackerSettings(max_lost_frames=30, visual_object_max_lost_frames=3))
     tracker.process(bikes_frames[0])
     track_id = tracker.track_object(BOX_ON_A_RIDER, "rider")
     seen = [track_id in [i.track_id for i in tracker.process(bikes_frames[1]).instances]]
@@ -326,3 +342,57 @@ def test_concept_objects_are_refined_but_not_removed(make_tracker, bikes_frames)
     with pytest.raises(VisualPromptError, match="remove the prompt"):
         tracker.remove_object(person.track_id)
     tracker.refine_object(person.track_id, VisualPrompt(clicks=(Click(*_centre(person.box)),)))
+
+
+class FailingMemoryEncoder:
+    """A pre-hook on the tracker's memory encoder that raises once when armed: the last step of a click,
+    after the tracker has already stored its new output (an out-of-memory error is the likely real one)."""
+
+    def __init__(self):
+        self.armed = False
+
+    def __call__(self, module, args):
+        if self.armed:
+            self.armed = False
+            raise torch.OutOfMemoryError("CUDA out of memory (injected by the test)")
+
+
+def _stream_after_clicks(make_tracker, bikes_frames, hooks, fail: bool):
+    """A rider clicked on frame 1 and refined on frame 2; with fail=True both calls first fail once."""
+    tracker = make_tracker("person", confirm_frames=1)
+    failing = FailingMemoryEncoder()
+    hooks.append(tracker._model.tracker_model.memory_encoder.register_forward_pre_hook(failing))
+    tracker.process(bikes_frames[0])
+    tracker.process(bikes_frames[1])
+    if fail:
+        failing.armed = True
+        with pytest.raises(torch.OutOfMemoryError):
+            tracker.track_object(BOX_ON_A_RIDER, "rider")
+        assert tracker.visual_objects() == {} and tracker.session.max_obj_id == max(tracker.session.obj_ids)
+    rider = tracker.track_object(BOX_ON_A_RIDER, "rider")
+    results = [tracker.process(bikes_frames[2])]
+    correction = VisualPrompt(clicks=(Click(90, 20), Click(60, 50, positive=False)))
+    if fail:
+        outputs = tracker.session.output_dict_per_obj[_object_index(tracker, rider)]
+        before = {kind: dict(frames) for kind, frames in outputs.items()}
+        failing.armed = True
+        with pytest.raises(torch.OutOfMemoryError):
+            tracker.refine_object(rider, correction)
+        outputs = tracker.session.output_dict_per_obj[_object_index(tracker, rider)]
+        assert {kind: dict(frames) for kind, frames in outputs.items()} == before, "the failed refinement left its output"
+        assert not tracker._held_until
+    tracker.refine_object(rider, correction)
+    results += [tracker.process(frame) for frame in bikes_frames[3:6]]
+    return tracker, results
+
+
+def test_a_click_or_refinement_that_fails_in_the_tracker_changes_nothing(make_tracker, bikes_frames, hooks):
+    """All or nothing, as a frame: after the failed call the stream goes on as if it had never been made."""
+    _, with_failures = _stream_after_clicks(make_tracker, bikes_frames, hooks, fail=True)
+    _, clean = _stream_after_clicks(make_tracker, bikes_frames, hooks, fail=False)
+
+    for a, b in zip(with_failures, clean, strict=True):
+        assert [(i.track_id, i.prompt_text) for i in a.instances] == [(i.track_id, i.prompt_text) for i in b.instances]
+        for x, y in zip(a.instances, b.instances):
+            assert np.array_equal(x.mask, y.mask) and x.score == y.score
+    assert "rider" in {i.prompt_text for i in with_failures[-1].instances}

@@ -1,0 +1,80 @@
+"""The visual-prompt services when the tracker itself fails on a request (an out-of-memory error on a
+GPU, say): the caller gets `success: false` with the error, the engine is as before the call, and
+the service keeps answering. The failure is a real exception raised inside SAM 3's tracker, which
+cannot be reached inside the node's process, so the service half runs here on a node of this
+process with a real engine.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from geometry_msgs.msg import Point32
+from rclpy.node import Node
+from sam3_ros.srv import RefineObject, TrackObject
+from sensor_msgs.msg import RegionOfInterest
+
+from sam3_ros.engine.concept_tracker import ConceptTracker
+from sam3_ros.engine.tiny_model import build_tiny_sam3
+from sam3_ros.node.visual_prompt_service import VisualPromptService
+
+RIDER_BOX = RegionOfInterest(x_offset=50, y_offset=5, width=60, height=55)
+
+
+class EngineNode(Node):
+    """What VisualPromptService reads of the sam3 node: its engine and the depth view of the last frame."""
+
+    def __init__(self, context, engine):
+        super().__init__("visual_prompt_failures", context=context)
+        self.engine = engine
+        self.last_depth_view = None
+
+
+class FailOnce:
+    """A pre-hook on the tracker's memory encoder, the last step of a click, that raises once when armed."""
+
+    armed = False
+
+    def __call__(self, module, args):
+        if self.armed:
+            self.armed = False
+            raise torch.OutOfMemoryError("CUDA out of memory (injected by the test)")
+
+
+@pytest.fixture
+def service_and_failure(ros_context, footage):
+    model, tokenizer = build_tiny_sam3()
+    failure = FailOnce()
+    model.tracker_model.memory_encoder.register_forward_pre_hook(failure)
+    engine = ConceptTracker(model, tokenizer)
+    engine.process(footage[0])
+    node = EngineNode(ros_context, engine)
+    yield VisualPromptService(node), failure
+    node.destroy_node()
+
+
+def test_a_click_the_tracker_fails_on_is_answered_and_changes_nothing(service_and_failure):
+    service, failure = service_and_failure
+    failure.armed = True
+
+    failed = service.on_track_object(TrackObject.Request(box=RIDER_BOX, label="rider"), TrackObject.Response())
+    tracked = service.on_track_object(TrackObject.Request(box=RIDER_BOX, label="rider"), TrackObject.Response())
+
+    assert not failed.success and failed.track_id == 0
+    assert "the tracker failed on this request, nothing changed: OutOfMemoryError" in failed.message
+    assert list(failed.visual_objects) == []
+    assert tracked.success and [(o.track_id, o.label) for o in tracked.visual_objects] == [(tracked.track_id, "rider")]
+
+
+def test_a_refinement_the_tracker_fails_on_is_answered_and_the_object_stays(service_and_failure):
+    service, failure = service_and_failure
+    track_id = service.on_track_object(TrackObject.Request(box=RIDER_BOX), TrackObject.Response()).track_id
+    failure.armed = True
+
+    request = RefineObject.Request(track_id=track_id, points=[Point32(x=90.0, y=20.0)])
+    failed = service.on_refine_object(request, RefineObject.Response())
+    refined = service.on_refine_object(request, RefineObject.Response())
+
+    assert not failed.success and "nothing changed" in failed.message
+    assert [o.track_id for o in failed.visual_objects] == [track_id]
+    assert refined.success, refined.message
