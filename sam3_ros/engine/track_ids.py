@@ -11,6 +11,7 @@ class _TrackState:
     frames_seen: int = 0
     frames_lost: int = 0
     public_id: int | None = None
+    max_lost_frames: int | None = None  # None: the book's; -1: never ends while unseen
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,20 @@ class TrackIdBook:
                     reported[obj_id] = state.public_id
             else:
                 state.frames_lost += 1
-                if state.public_id is None or state.frames_lost > self.max_lost_frames:
+                limit = self.max_lost_frames if state.max_lost_frames is None else state.max_lost_frames
+                if state.public_id is None or 0 <= limit < state.frames_lost:
                     retired.append(obj_id)
         self.forget(retired)
         return TrackUpdate(reported, retired)
 
-    def adopt(self, obj_id: int, frame_index: int) -> int:
-        """Confirm an object at once (one the operator pointed at needs no confirmation); its public id."""
-        self._tracks[obj_id] = _TrackState(first_frame=frame_index, frames_seen=1, public_id=self._next_public_id)
+    def adopt(self, obj_id: int, frame_index: int, max_lost_frames: int | None = None) -> int:
+        """Confirm an object at once (one the operator pointed at needs no confirmation); its public id.
+
+        `max_lost_frames` replaces the book's for this track (-1: it ends only when forgotten).
+        """
+        self._tracks[obj_id] = _TrackState(
+            first_frame=frame_index, frames_seen=1, public_id=self._next_public_id, max_lost_frames=max_lost_frames
+        )
         self._next_public_id += 1
         return self._tracks[obj_id].public_id
 
