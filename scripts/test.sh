@@ -4,8 +4,9 @@
 # ROS_DISTRO=jazzy runs it on ROS 2 Jazzy's wheels (default: kilted), in that distro's environment.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# The full torch set: the exemplar-box tests need torchvision.
-SAM3_TORCH=full bash "$ROOT/scripts/setup.sh"
+# The full torch set: the exemplar-box tests need torchvision (and fail if it is missing under this set).
+export SAM3_TORCH=full
+bash "$ROOT/scripts/setup.sh"
 # shellcheck disable=SC1091
 source "$ROOT/scripts/activate.sh"
 # No test may reach the Hugging Face hub; an isolated DDS domain keeps parallel runs apart.

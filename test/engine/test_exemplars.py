@@ -4,12 +4,14 @@ predictor uses boxes on the frame they were drawn on; the objects found then are
 Refused without torchvision (SAM 3 pools box features with its roi_align); CI has it.
 """
 
+import os
 from typing import NamedTuple
 
 import cv2
 import pytest
 import torch
 
+from sam3_ros.engine import concept_tracker
 from sam3_ros.engine.concept_tracker import EXEMPLARS_SUPPORTED
 from sam3_ros.engine.prompt_registry import ExemplarBox, Prompt, PromptError, PromptRequest
 
@@ -60,9 +62,17 @@ def assert_same_detection(a, b, atol=0.0) -> None:
         torch.testing.assert_close(getattr(a, name), getattr(b, name), atol=atol, rtol=atol, msg=lambda detail, name=name: f"{name}: {detail}")
 
 
-@pytest.mark.skipif(EXEMPLARS_SUPPORTED, reason="torchvision is installed")
+def test_the_full_torch_set_runs_the_exemplar_tests():
+    """scripts/test.sh (so CI) installs torch with torchvision: the tests below run there, none is skipped."""
+    if os.environ.get("SAM3_TORCH") != "full":
+        pytest.skip("not the full torch set (scripts/test.sh exports SAM3_TORCH=full)")
+    assert EXEMPLARS_SUPPORTED, "the full torch set is installed but transformers finds no torchvision"
+
+
 @pytest.mark.parametrize("operation", ["add_prompts", "replace_prompts"])
-def test_exemplars_without_torchvision_are_refused_and_change_nothing(make_tracker, operation):
+def test_exemplars_without_torchvision_are_refused_and_change_nothing(make_tracker, operation, monkeypatch):
+    """What the demo's light torch set (no torchvision) answers; run everywhere as if torchvision were missing."""
+    monkeypatch.setattr(concept_tracker, "EXEMPLARS_SUPPORTED", False)
     tracker = make_tracker("person")
     before = tracker.active_prompts()
 
