@@ -2,8 +2,43 @@
 
 import signal
 
+import pytest
+import torch
+
 # Tests stop their children with SIGINT, as Ctrl-C in a terminal does. A shell that starts a job in
 # the background without job control (`nohup ... &`, some CI runners) makes it ignore SIGINT, and
 # children inherit that: `sam3ctl watch` and the fleet tool then never see the Ctrl-C their tests
 # send. Catching SIGINT here gives every child the default disposition back.
 signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+class OutOfMemoryOnce:
+    """A forward pre-hook on SAM 3's tracker memory encoder that raises torch.OutOfMemoryError once
+    after `armed` is set. The memory encoder is the last step of a click or a refinement, after the
+    tracker has stored the object's new output, and an out-of-memory error the likely real failure."""
+
+    def __init__(self, model):
+        self.armed = False
+        self._handle = model.tracker_model.memory_encoder.register_forward_pre_hook(self)
+
+    def __call__(self, module, args):
+        if self.armed:
+            self.armed = False
+            raise torch.OutOfMemoryError("CUDA out of memory (injected by the test)")
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+
+@pytest.fixture
+def out_of_memory_once():
+    """Attach an OutOfMemoryOnce to a SAM 3 model: `failure = out_of_memory_once(model)`; removed after the test."""
+    attached = []
+
+    def attach(model) -> OutOfMemoryOnce:
+        attached.append(OutOfMemoryOnce(model))
+        return attached[-1]
+
+    yield attach
+    for hook in attached:
+        hook.remove()

@@ -344,24 +344,10 @@ def test_concept_objects_are_refined_but_not_removed(make_tracker, bikes_frames)
     tracker.refine_object(person.track_id, VisualPrompt(clicks=(Click(*_centre(person.box)),)))
 
 
-class FailingMemoryEncoder:
-    """A pre-hook on the tracker's memory encoder that raises once when armed: the last step of a click,
-    after the tracker has already stored its new output (an out-of-memory error is the likely real one)."""
-
-    def __init__(self):
-        self.armed = False
-
-    def __call__(self, module, args):
-        if self.armed:
-            self.armed = False
-            raise torch.OutOfMemoryError("CUDA out of memory (injected by the test)")
-
-
-def _stream_after_clicks(make_tracker, bikes_frames, hooks, fail: bool):
+def _stream_after_clicks(make_tracker, bikes_frames, out_of_memory_once, fail: bool):
     """A rider clicked on frame 1 and refined on frame 2; with fail=True both calls first fail once."""
     tracker = make_tracker("person", confirm_frames=1)
-    failing = FailingMemoryEncoder()
-    hooks.append(tracker._model.tracker_model.memory_encoder.register_forward_pre_hook(failing))
+    failing = out_of_memory_once(tracker._model)
     tracker.process(bikes_frames[0])
     tracker.process(bikes_frames[1])
     if fail:
@@ -386,10 +372,10 @@ def _stream_after_clicks(make_tracker, bikes_frames, hooks, fail: bool):
     return tracker, results
 
 
-def test_a_click_or_refinement_that_fails_in_the_tracker_changes_nothing(make_tracker, bikes_frames, hooks):
+def test_a_click_or_refinement_that_fails_in_the_tracker_changes_nothing(make_tracker, bikes_frames, out_of_memory_once):
     """All or nothing, as a frame: after the failed call the stream goes on as if it had never been made."""
-    _, with_failures = _stream_after_clicks(make_tracker, bikes_frames, hooks, fail=True)
-    _, clean = _stream_after_clicks(make_tracker, bikes_frames, hooks, fail=False)
+    _, with_failures = _stream_after_clicks(make_tracker, bikes_frames, out_of_memory_once, fail=True)
+    _, clean = _stream_after_clicks(make_tracker, bikes_frames, out_of_memory_once, fail=False)
 
     for a, b in zip(with_failures, clean, strict=True):
         assert [(i.track_id, i.prompt_text) for i in a.instances] == [(i.track_id, i.prompt_text) for i in b.instances]

@@ -8,7 +8,6 @@ process with a real engine.
 from __future__ import annotations
 
 import pytest
-import torch
 from geometry_msgs.msg import Point32
 from rclpy.node import Node
 from sam3_ros.srv import RefineObject, TrackObject
@@ -30,22 +29,10 @@ class EngineNode(Node):
         self.last_depth_view = None
 
 
-class FailOnce:
-    """A pre-hook on the tracker's memory encoder, the last step of a click, that raises once when armed."""
-
-    armed = False
-
-    def __call__(self, module, args):
-        if self.armed:
-            self.armed = False
-            raise torch.OutOfMemoryError("CUDA out of memory (injected by the test)")
-
-
 @pytest.fixture
-def service_and_failure(ros_context, footage):
+def service_and_failure(ros_context, footage, out_of_memory_once):
     model, tokenizer = build_tiny_sam3()
-    failure = FailOnce()
-    model.tracker_model.memory_encoder.register_forward_pre_hook(failure)
+    failure = out_of_memory_once(model)
     engine = ConceptTracker(model, tokenizer)
     engine.process(footage[0])
     node = EngineNode(ros_context, engine)
