@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+from safetensors import SafetensorError
 from transformers import AutoTokenizer
 
 from sam3_ros.engine.mask_kernels import install_mask_kernels
@@ -22,6 +25,38 @@ HOW_TO_GET_WEIGHTS = (
 
 class ModelLoadError(RuntimeError):
     """The model could not be loaded; the message says how to fix it."""
+
+
+def _incomplete_folder(model: str, what: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"could not load SAM 3 from '{model}': the folder has {what}. It must hold a whole model as "
+        "`hf download facebook/sam3 --local-dir FOLDER` leaves it (config.json, model.safetensors and the "
+        "tokenizer files): download it again into an empty folder, or set the parameter model to a folder "
+        f"that has them.\n{HOW_TO_GET_WEIGHTS}"
+    )
+
+
+def _load_pretrained(model: str, torch_dtype: torch.dtype):
+    """(model, tokenizer) of a hub id or local folder, on the CPU; raises ModelLoadError."""
+    # Without config.json, from_pretrained would build the default (full-size) SAM 3 and then fail on
+    # every weight with a report of hundreds of lines instead of saying that the file is missing.
+    if Path(model).is_dir() and not (Path(model) / "config.json").is_file():
+        raise _incomplete_folder(model, "no config.json")
+    try:
+        sam3 = StreamingSam3VideoModel.from_pretrained(model, dtype=torch_dtype)
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    except (OSError, ValueError, SafetensorError) as error:  # SafetensorError: a truncated download
+        raise ModelLoadError(f"could not load SAM 3 from '{model}': {error}\n{HOW_TO_GET_WEIGHTS}") from error
+    # A folder without its tokenizer files still gives a tokenizer, without error: one that knows
+    # only its special tokens, so every prompt would read the same and the detector find nothing.
+    if set(tokenizer.get_vocab()) <= set(tokenizer.all_special_tokens):
+        raise _incomplete_folder(model, "no tokenizer vocabulary (tokenizer.json, or vocab.json and merges.txt)")
+    text_vocab_size = sam3.config.detector_config.text_config.vocab_size
+    if len(tokenizer) > text_vocab_size:
+        raise _incomplete_folder(
+            model, f"a tokenizer of {len(tokenizer)} tokens for a text encoder of {text_vocab_size}: they are not from the same model"
+        )
+    return sam3, tokenizer
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,11 +108,7 @@ def load_sam3(
     if model == TINY_MODEL_NAME:
         sam3, tokenizer = build_tiny_sam3()
     else:
-        try:
-            sam3 = StreamingSam3VideoModel.from_pretrained(model, dtype=torch_dtype)
-            tokenizer = AutoTokenizer.from_pretrained(model)
-        except (OSError, ValueError) as error:
-            raise ModelLoadError(f"could not load SAM 3 from '{model}': {error}\n{HOW_TO_GET_WEIGHTS}") from error
+        sam3, tokenizer = _load_pretrained(model, torch_dtype)
     sam3 = sam3.to(torch_device, dtype=torch_dtype).eval()
     apply_vision_backend(sam3, vision_backend, cache_dir=tensorrt_cache_dir)
     sam3.mask_kernels = install_mask_kernels(torch_device)

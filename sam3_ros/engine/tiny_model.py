@@ -9,6 +9,7 @@ nothing, so a few output biases are set to make every prompt detect exactly one 
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 import torch
 from transformers import (
@@ -140,3 +141,16 @@ def build_tiny_sam3(seed: int = 0, num_queries: int = 1, **video_overrides):
     model = StreamingSam3VideoModel(config).eval()
     make_detections_confident(model)
     return model, tokenizer
+
+
+def save_tiny_sam3(directory, seed: int = 0, num_queries: int = 1, **video_overrides) -> Path:
+    """Write build_tiny_sam3(...)'s model and tokenizer as a local model folder; returns it.
+
+    The folder is laid out as `hf download facebook/sam3 --local-dir` leaves the real one
+    (config.json, model.safetensors, the tokenizer's files), so `load_sam3(str(directory))` takes
+    the path of real weights (from_pretrained) and gives back the very same model.
+    """
+    model, tokenizer = build_tiny_sam3(seed, num_queries, **video_overrides)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return Path(directory)

@@ -15,6 +15,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sam3_ros.engine.concept_tracker import TrackerSettings
 from sam3_ros.engine.model_loading import DEFAULT_MODEL
 from sam3_ros.engine.vision_backends import check_vision_backend
+from sam3_ros.engine.visual_prompts import DEFAULT_MAX_POINTS
 from sam3_ros.outputs.depth_projection import DepthSettings
 
 _BIG = 2**31 - 1
@@ -51,6 +52,7 @@ PARAMETERS = {
     "max_prompts": (16, "Active prompts at most", _int(1, 1000)),
     "max_prompt_length": (120, "Characters per prompt at most", _int(1, 10000)),
     "max_exemplars": (8, "Exemplar boxes per prompt at most", _int(0, 1000)),
+    "max_points_per_request": (DEFAULT_MAX_POINTS, "Points (clicks) per ~/track_object or ~/refine_object request at most; larger requests are refused", _int(1, 100000)),
     "max_image_pixels": (4096 * 4096, "Largest accepted image (width*height)", _int(4)),
     "max_prompt_requests_per_second": (20.0, "~/set_prompts calls per second at most (bursts up to one second's worth); more are refused; 0 = no limit", _float(0.0, 100000.0)),
     "out_of_memory_streak": (3, "Consecutive out-of-memory frames after which the object caps are halved (not below 1)", _int(1, 1000)),
@@ -85,6 +87,7 @@ class NodeConfig:
     depth: DepthInput | None  # None: use_depth is false
     stall_timeout: float
     max_prompt_requests_per_second: float
+    max_points_per_request: int
     out_of_memory_streak: int
     state_file: str
 
@@ -154,6 +157,7 @@ def read_config(node) -> NodeConfig:
         depth=depth if value["use_depth"] else None,
         stall_timeout=value["stall_timeout"],
         max_prompt_requests_per_second=value["max_prompt_requests_per_second"],
+        max_points_per_request=value["max_points_per_request"],
         out_of_memory_streak=value["out_of_memory_streak"],
         state_file=value["state_file"],
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sam3_ros.engine.visual_prompts import Click, VisualPrompt, VisualPromptError
+from sam3_ros.engine.visual_prompts import DEFAULT_MAX_POINTS, Click, VisualPrompt, VisualPromptError, check_point_count
 from sam3_ros.msg import VisualObject
 from sam3_ros.outputs.depth_projection import PinholeIntrinsics, colour_pixel_of_point
 
@@ -24,8 +24,13 @@ class DepthView:
     colour_shape: tuple[int, int]
 
 
-def visual_prompt_from_request(request) -> VisualPrompt:
-    """The clicks and box of a TrackObject or RefineObject request; raises VisualPromptError."""
+def visual_prompt_from_request(request, max_points: int) -> VisualPrompt:
+    """The clicks and box of a TrackObject or RefineObject request; raises VisualPromptError.
+
+    A request of more than `max_points` points (parameter max_points_per_request) is refused here,
+    before the engine sees it.
+    """
+    check_point_count(len(request.points), max_points)
     points, positive = list(request.points), list(request.positive)
     if positive and len(positive) != len(points):
         raise VisualPromptError(f"{len(positive)} 'positive' flags for {len(points)} points: send one per point, or none")
@@ -53,14 +58,14 @@ class VisualPromptService:
 
     def on_track_object(self, request, response):
         def track():
-            response.track_id = self.track(visual_prompt_from_request(request), request.label)
+            response.track_id = self.track(visual_prompt_from_request(request, self._max_points()), request.label)
             return f"tracking object {response.track_id}"
 
         return self._answer(response, track)
 
     def on_refine_object(self, request, response):
         def refine():
-            self._engine().refine_object(request.track_id, visual_prompt_from_request(request))
+            self._engine().refine_object(request.track_id, visual_prompt_from_request(request, self._max_points()))
             return f"object {request.track_id} refined"
 
         return self._answer(response, refine)
@@ -92,6 +97,13 @@ class VisualPromptService:
             self._logger.warning(f"clicked point ignored: {error}")
         except Exception as error:  # noqa: BLE001 - a failed click must not end the node; the engine rolled it back
             self._logger.error(f"clicked point failed in the tracker, nothing changed: {type(error).__name__}: {error}")
+
+    def _max_points(self) -> int:
+        """The parameter max_points_per_request of the node's configuration; its default when the
+        node has none (a call that raced a cleanup, which `_engine` then refuses, or a node object
+        that carries only an engine)."""
+        config = getattr(self._node, "config", None)
+        return DEFAULT_MAX_POINTS if config is None else config.max_points_per_request
 
     def _engine(self):
         engine = self._node.engine

@@ -1,10 +1,11 @@
-"""Limits at the prompt service boundary on the running node: the request rate limit, and exemplar
-boxes checked against the size of the last processed frame."""
+"""Limits at the service boundary on the running node: the request rate limit, exemplar boxes
+checked against the size of the last processed frame, and the points of a visual prompt."""
 
 from __future__ import annotations
 
+from geometry_msgs.msg import Point32
 from sam3_ros.msg import ConceptPrompt
-from sam3_ros.srv import SetPrompts
+from sam3_ros.srv import RefineObject, RemoveObject, SetPrompts, TrackObject
 from sensor_msgs.msg import RegionOfInterest
 
 ADD, REMOVE = SetPrompts.Request.ADD, SetPrompts.Request.REMOVE
@@ -51,3 +52,42 @@ def test_exemplar_boxes_outside_the_last_frame_are_refused(client, footage):
     # A box inside the frame passes this check (it may still be refused for another reason, e.g. no torchvision).
     response = client.set_prompts(ADD, prompts=[_with_box(0, 0, w, h)])
     assert "outside the image" not in response.message, response.message
+
+
+def _grid_points(count: int) -> list[Point32]:
+    """`count` distinct clicks inside the 160x68 test frames, 10 px apart."""
+    return [Point32(x=float(10 + (i % 14) * 10), y=float(5 + (i // 14) * 10)) for i in range(count)]
+
+
+def test_a_visual_prompt_of_more_than_max_points_per_request_is_refused_and_changes_nothing(client, footage):
+    limit = int(client.CONFIG["max_points_per_request"])
+    track_service, refine_service = f"{client.NODE_NAME}/track_object", f"{client.NODE_NAME}/refine_object"
+    client.process(footage[0])  # a frame to click on
+    prompts_before = texts(client.get_prompts())
+
+    refused = client.call(TrackObject, track_service, TrackObject.Request(points=_grid_points(limit + 1), label="too many"))
+    assert refused.success is False
+    assert f"{limit + 1} points" in refused.message and f"more than max_points_per_request {limit}" in refused.message, refused.message
+    assert "parameter max_points_per_request" in refused.message, refused.message
+    assert refused.track_id == 0 and list(refused.visual_objects) == []
+    assert texts(client.get_prompts()) == prompts_before
+    _, result = client.process(footage[1])
+    assert "too many" not in [instance.prompt_text for instance in result.instances]
+
+    # The same request at the limit is accepted: only the count was refused.
+    accepted = client.call(TrackObject, track_service, TrackObject.Request(points=_grid_points(limit), label="at the limit"))
+    assert accepted.success, accepted.message
+    assert [(o.track_id, o.label) for o in accepted.visual_objects] == [(accepted.track_id, "at the limit")]
+
+    # A refinement of that object is held to the same limit.
+    refused = client.call(RefineObject, refine_service, RefineObject.Request(track_id=accepted.track_id, points=_grid_points(limit + 1)))
+    assert refused.success is False and f"{limit + 1} points" in refused.message and "max_points_per_request" in refused.message, (
+        refused.message
+    )
+    assert [o.track_id for o in refused.visual_objects] == [accepted.track_id]
+    refined = client.call(RefineObject, refine_service, RefineObject.Request(track_id=accepted.track_id, points=_grid_points(limit)))
+    assert refined.success, refined.message
+
+    removed = client.call(RemoveObject, f"{client.NODE_NAME}/remove_object", RemoveObject.Request(track_id=accepted.track_id))
+    assert removed.success and list(removed.visual_objects) == [], removed.message
+    assert texts(client.get_prompts()) == prompts_before
