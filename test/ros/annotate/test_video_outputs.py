@@ -11,7 +11,7 @@ from pycocotools import mask as coco_mask
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _vis(output: Path) -> dict:

@@ -51,7 +51,7 @@ from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
 from sam3_ros.node.image_conversion import image_msg_from_array
 from sam3_ros.node.node_process import NodeProcess, use_large_image_transport
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 PARAMS_FILE = REPO_ROOT / "config" / "sam3.yaml"
 NODE_NAME = "/sam3"
 IMAGE_TOPIC = "/test_camera/image_raw"

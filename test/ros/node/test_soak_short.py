@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SOAK_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "soak.py"
+SOAK_SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "soak.py"
 SOAK_FRAMES = 400
 SUMMARY_KEYS = (
     "frames published",
