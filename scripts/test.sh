@@ -1,19 +1,109 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the whole test suite: engine tests without a ROS graph, then the
-# node's end-to-end tests in a real ROS 2 graph. Extra arguments go to pytest.
-# ROS_DISTRO=jazzy runs it on ROS 2 Jazzy's wheels (default: kilted), in that distro's environment.
+# Set up (if needed) and run the whole test suite, as CI does:
+#   lint     ruff check and ruff format --check (ruff.toml);
+#   kilted   every test in the ROS 2 Kilted environment: those that need no ROS (engine, outputs,
+#            node policies, speed, synthetic scenes, import contracts) and test/ros/ (the node in a
+#            real ROS 2 graph, the annotate tools, message conversion);
+#   jazzy    test/ros/ again in the ROS 2 Jazzy environment (set up while Kilted's tests run).
+# Tests run in pytest-xdist workers (SAM3_TEST_WORKERS, default 3) and in a random order whose seed
+# comes from the commit (SAM3_TEST_SEED=N to repeat another run's order; pytest prints it).
+# The last lines are one pytest summary per part.
+#
+#   ROS_DISTRO=jazzy bash scripts/test.sh          one distro only (every test, in its environment)
+#   bash scripts/test.sh test/ros/node/test_cli.py -k refusal    a pytest command of your own, in
+#                                                  ROS_DISTRO's environment (default kilted)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
 # The full torch set: the exemplar-box tests need torchvision (and fail if it is missing under this set).
 export SAM3_TORCH=full
-bash "$ROOT/scripts/setup.sh"
-# shellcheck disable=SC1091
-source "$ROOT/scripts/activate.sh"
-# No test may reach the Hugging Face hub; an isolated DDS domain keeps parallel runs apart.
+# No test may reach the Hugging Face hub.
 export HF_HUB_OFFLINE=1
-export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$((RANDOM % 100 + 100))}"
-cd "$ROOT"
-echo "[test] ROS 2 $ROS_DISTRO (rclpy $(python -c 'import importlib.metadata as m; print(m.version("ros-rclpy"))'))"
-# The pytest console script, not `python -m pytest`: the latter puts the source tree first on
-# sys.path, ahead of the colcon install that holds the generated messages.
-exec pytest test "$@"
+
+say() { printf '[test] %s\n' "$*"; }
+
+# One pytest run in DISTRO's environment, in a subshell (one distro per shell); extra arguments go to pytest.
+run_pytest() {
+  local distro=$1
+  shift
+  (
+    # shellcheck disable=SC1091
+    ROS_DISTRO="$distro" source "$ROOT/scripts/activate.sh"
+    say "ROS 2 $distro (rclpy $(python -c 'import importlib.metadata as m; print(m.version("ros-rclpy"))'))"
+    # The pytest console script, not `python -m pytest`: the latter puts the source tree first on
+    # sys.path, ahead of the colcon install that holds the generated messages.
+    pytest "$@"
+  )
+}
+
+if [ $# -gt 0 ]; then
+  DISTRO="${ROS_DISTRO:-kilted}"
+  ROS_DISTRO="$DISTRO" bash "$ROOT/scripts/setup.sh"
+  run_pytest "$DISTRO" "$@"
+  exit
+fi
+
+# The seed of the test order: the commit's, so that a failure in CI is reproducible.
+SEED="${SAM3_TEST_SEED:-$(git -C "$ROOT" rev-parse --short=8 HEAD 2>/dev/null | sed 's/^/0x/' || true)}"
+SEED="${SEED:+$((SEED))}"
+WORKERS="${SAM3_TEST_WORKERS:-3}"
+# Each part's workers get ROS domain ids BASE+0, BASE+1, ... (test/ros/node/conftest.py); the base
+# is random, so that two test runs on one machine are unlikely to meet.
+BASE=$((20 + RANDOM % 6 * 10))
+PYTEST_ARGS=(-n "$WORKERS" --dist loadfile --durations=25 -q ${SEED:+"--randomly-seed=$SEED"})
+
+if [ -n "${ROS_DISTRO:-}" ]; then
+  DISTROS=("$ROS_DISTRO")
+else
+  DISTROS=(kilted jazzy)
+fi
+
+ROS_DISTRO="${DISTROS[0]}" bash "$ROOT/scripts/setup.sh"
+LOGS="$(mktemp -d)"
+trap 'rm -rf "$LOGS"' EXIT
+# The second distro's environment is set up while the first distro's tests run.
+setup_pid=""
+if [ ${#DISTROS[@]} -gt 1 ]; then
+  ROS_DISTRO="${DISTROS[1]}" bash "$ROOT/scripts/setup.sh" >"$LOGS/setup.log" 2>&1 &
+  setup_pid=$!
+fi
+
+status=0
+summaries=()
+summary_of() {  # the closing line of a pytest log
+  grep -E '^=+ .*(passed|failed|error|no tests ran).* =+$' "$1" | tail -n 1 || echo "no pytest summary"
+}
+
+say "lint: ruff check, ruff format --check"
+lint="passed"
+(
+  # shellcheck disable=SC1091
+  ROS_DISTRO="${DISTROS[0]}" source "$ROOT/scripts/activate.sh"
+  ruff check . && ruff format --check .
+) || { lint="FAILED"; status=1; }
+summaries+=("lint: $lint")
+
+for index in "${!DISTROS[@]}"; do
+  distro="${DISTROS[$index]}"
+  if [ "$index" -eq 0 ]; then
+    targets=(test)
+  else
+    targets=(test/ros)
+    if ! wait "$setup_pid"; then
+      cat "$LOGS/setup.log"
+      summaries+=("$distro: set-up failed")
+      status=1
+      continue
+    fi
+    cat "$LOGS/setup.log"
+  fi
+  log="$LOGS/$distro.log"
+  start=$SECONDS
+  SAM3_TEST_ROS_DOMAIN_ID=$((BASE + 10 * index)) run_pytest "$distro" "${targets[@]}" "${PYTEST_ARGS[@]}" 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  summaries+=("$distro (${targets[*]}, $((SECONDS - start)) s): $(summary_of "$log")")
+done
+
+say "summary"
+printf '%s\n' "${summaries[@]}"
+exit "$status"

@@ -42,7 +42,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sam3_ros.msg import ConceptPrompt, InstanceArray
-from sam3_ros.srv import GetPrompts, SetPrompts
+from sam3_ros.srv import GetPrompts, RemoveObject, SetPrompts
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -176,15 +176,17 @@ def _domain_is_busy(domain_id: int) -> bool:
 def ros_domain_id():
     """A ROS_DOMAIN_ID of this test session only, in os.environ before any rclpy.init of the tests.
 
-    SAM3_TEST_ROS_DOMAIN_ID pins it; otherwise a random one on which no node is seen. Discovery is
-    also kept on this host (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), so runs on other machines of
-    the same network cannot interfere either.
+    SAM3_TEST_ROS_DOMAIN_ID pins it (plus the worker's number under pytest-xdist: worker gwN uses
+    the pinned id + N, so that the workers of one run never see each other's nodes); otherwise a
+    random one on which no node is seen. Discovery is also kept on this host
+    (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), so runs on other machines of the same network cannot
+    interfere either.
     """
     saved = {name: os.environ.get(name) for name in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")}
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     pinned = os.environ.get("SAM3_TEST_ROS_DOMAIN_ID")
     if pinned:
-        domain_id = int(pinned)
+        domain_id = int(pinned) + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
     else:
         candidates = random.SystemRandom().sample(_DOMAIN_IDS, 5)
         domain_id = next((d for d in candidates if not _domain_is_busy(d)), candidates[-1])
@@ -542,6 +544,25 @@ class Sam3Client:
         response = self.call(GetParameters, f"{NODE_NAME}/get_parameters", GetParameters.Request(names=list(names)))
         return {name: parameter_value_to_python(value) for name, value in zip(names, response.values)}
 
+    def visual_object_ids(self) -> list[int]:
+        """The track ids of the node's visual objects (~/remove_object answers with them, also when it refuses id 0)."""
+        response = self.call(RemoveObject, f"{NODE_NAME}/remove_object", RemoveObject.Request(track_id=0))
+        return [o.track_id for o in response.visual_objects]
+
+    def reset_to_start(self) -> None:
+        """Bring the (active) node back to its start: the start prompts as their only prompts, with new
+        tracks (an empty set first ends every concept track), no visual objects, no results kept here.
+
+        Track and prompt ids keep counting up (they are never reused), so a test compares ids it saw.
+        """
+        for track_id in self.visual_object_ids():
+            self.call(RemoveObject, f"{NODE_NAME}/remove_object", RemoveObject.Request(track_id=track_id))
+        start = list(self.parameters.get("prompts", START_PROMPTS))
+        for texts in ([], start):
+            response = self.set_prompts(SetPrompts.Request.REPLACE, texts)
+            assert response.success, f"resetting the prompts to {texts}: {response.message}"
+        self.results.clear()
+
     def destroy(self) -> None:
         """Idempotent: a NodeLauncher destroys a client at a restart and again at the end."""
         if self._destroyed:
@@ -552,6 +573,13 @@ class Sam3Client:
         self.executor.remove_node(self.node)
         self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
+
+
+@pytest.fixture
+def fresh(client):
+    """The module's client, its node reset to the start (Sam3Client.reset_to_start) before the test."""
+    client.reset_to_start()
+    return client
 
 
 @pytest.fixture(scope="module")
