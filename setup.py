@@ -11,11 +11,7 @@ from setuptools import find_packages, setup
 
 
 def _requirements(name: str) -> list[str]:
-    return [
-        line.split("#")[0].strip()
-        for line in Path(__file__).with_name(name).read_text().splitlines()
-        if line.split("#")[0].strip()
-    ]
+    return [line.split("#")[0].strip() for line in Path(__file__).with_name(name).read_text().splitlines() if line.split("#")[0].strip()]
 
 
 setup(

@@ -56,10 +56,23 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="baseline/current pairs (default 2: A B A B)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads in both (default 1)")
     args = parser.parse_args(argv)
-    benchmark_args = ["--tiny", "--grid", args.point, "--resolution", args.resolution, "--frames", str(args.frames),
-                      "--warmup", str(args.warmup), "--threads", str(args.threads)]
+    benchmark_args = [
+        "--tiny",
+        "--grid",
+        args.point,
+        "--resolution",
+        args.resolution,
+        "--frames",
+        str(args.frames),
+        "--warmup",
+        str(args.warmup),
+        "--threads",
+        str(args.threads),
+    ]
     baseline_commit = git("rev-parse", "--short", args.baseline)
-    current = f"{git('rev-parse', '--short', 'HEAD')}{' + uncommitted changes' if git('status', '--porcelain', '--untracked-files=no') else ''}"
+    current = (
+        f"{git('rev-parse', '--short', 'HEAD')}{' + uncommitted changes' if git('status', '--porcelain', '--untracked-files=no') else ''}"
+    )
     print(f"baseline {baseline_commit} against this tree ({current}); stream_benchmark.py {' '.join(benchmark_args)}")
 
     results: dict[str, list[dict]] = {"baseline": [], "current": []}
@@ -71,19 +84,23 @@ def main(argv=None) -> int:
                 for name, tree in (("baseline", baseline_tree), ("current", ROOT)):
                     result = run_tree(tree, benchmark_args, Path(scratch) / f"{name}{round_index}.json")
                     results[name].append(result)
-                    print(f"round {round_index + 1} {name:<8}: engine {result['engine']:6.2f} FPS, plain loop "
-                          f"{result['plain']:6.2f} FPS ({result['objects']:.1f} objects)", flush=True)
+                    print(
+                        f"round {round_index + 1} {name:<8}: engine {result['engine']:6.2f} FPS, plain loop "
+                        f"{result['plain']:6.2f} FPS ({result['objects']:.1f} objects)",
+                        flush=True,
+                    )
         finally:
             git("worktree", "remove", "--force", str(baseline_tree))
 
-    medians = {name: {impl: statistics.median(r[impl] for r in runs) for impl in ("engine", "plain")}
-               for name, runs in results.items()}
+    medians = {name: {impl: statistics.median(r[impl] for r in runs) for impl in ("engine", "plain")} for name, runs in results.items()}
     print(f"\nmedian of {args.rounds} runs each, tiny model, {args.point} at {args.resolution}:")
     for impl in ("engine", "plain"):
         ratio = medians["current"][impl] / medians["baseline"][impl]
         label = "engine" if impl == "engine" else "plain loop (same code in both: the fairness check)"
-        print(f"  {label:<52} baseline {medians['baseline'][impl]:6.2f} FPS  current {medians['current'][impl]:6.2f} FPS"
-              f"  current/baseline {ratio:.2f}x")
+        print(
+            f"  {label:<52} baseline {medians['baseline'][impl]:6.2f} FPS  current {medians['current'][impl]:6.2f} FPS"
+            f"  current/baseline {ratio:.2f}x"
+        )
     return 0
 
 

@@ -68,8 +68,11 @@ def main() -> int:
             elapsed_ms = (time.perf_counter() - start) * 1000 / (index + 1)
             samples.append((index + 1, rss_mib()))
             ids = max((i.track_id for i in result.instances), default=0)
-            print(f"{index + 1:>7} {samples[-1][1]:>9.1f} {cuda:>9.1f} {footprint['tensor_bytes'] / 1024:>12.1f} "
-                  f"{footprint['frame_outputs']:>8} {ids:>5} {elapsed_ms:>9.1f}", flush=True)
+            print(
+                f"{index + 1:>7} {samples[-1][1]:>9.1f} {cuda:>9.1f} {footprint['tensor_bytes'] / 1024:>12.1f} "
+                f"{footprint['frame_outputs']:>8} {ids:>5} {elapsed_ms:>9.1f}",
+                flush=True,
+            )
             first = first_footprint.setdefault(prompt_set(index), footprint)
             grew.update({k: (first[k], footprint[k]) for k in footprint if footprint[k] > first[k]})
             if index + 1 == args.every:
@@ -99,8 +102,10 @@ def print_python_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapsho
     ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
     before, after = before.filter_traces(ignore), after.filter_traces(ignore)
     total = sum(s.size for s in after.statistics("filename")) - sum(s.size for s in before.statistics("filename"))
-    print(f"traced Python memory after warm-up: {total / 2**20:+.3f} MiB over {frames} frames "
-          f"({total / 2**20 / max(frames, 1) * 1000:+.4f} MiB per 1000 frames); largest changes by line:")
+    print(
+        f"traced Python memory after warm-up: {total / 2**20:+.3f} MiB over {frames} frames "
+        f"({total / 2**20 / max(frames, 1) * 1000:+.4f} MiB per 1000 frames); largest changes by line:"
+    )
     for stat in after.compare_to(before, "lineno")[:top]:
         frame = stat.traceback[0]
         print(f"  {stat.size_diff / 1024:+10.1f} KiB {stat.count_diff:+8d} blocks  {frame.filename}:{frame.lineno}")

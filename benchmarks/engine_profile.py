@@ -116,7 +116,5 @@ def top_operators(engine, frames, device: torch.device, rows: int = 15) -> str:
 def format_stages(rows: list[dict]) -> str:
     lines = [f"  {'stage':<62} {'ms/frame':>9} {'calls/frame':>12} {'share':>6}"]
     for row in rows:
-        lines.append(
-            f"  {row['stage']:<62} {row['ms_per_frame']:>9.2f} {row['calls_per_frame']:>12.1f} {row['share']:>6.1%}"
-        )
+        lines.append(f"  {row['stage']:<62} {row['ms_per_frame']:>9.2f} {row['calls_per_frame']:>12.1f} {row['share']:>6.1%}")
     return "\n".join(lines)

@@ -56,7 +56,9 @@ def main_benchmark() -> None:
             wall = time.monotonic() - started
             manifest = read_manifest(root)
             frames = sum(entry.frames for entry in manifest.recordings)
-            print(f"{workers:>7} {len(manifest.recordings):>10} {frames:>7} {wall:>7.1f} {len(manifest.recordings) / wall:>12.3f} {frames / wall:>9.1f}")
+            print(
+                f"{workers:>7} {len(manifest.recordings):>10} {frames:>7} {wall:>7.1f} {len(manifest.recordings) / wall:>12.3f} {frames / wall:>9.1f}"
+            )
     finally:
         ray.shutdown()
         shutil.rmtree(scratch, ignore_errors=True)

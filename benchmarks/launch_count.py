@@ -40,8 +40,8 @@ from stream_benchmark import (
     load_models,
     make_engine,
     make_plain,
-    parse_grid,
     parse_checked,
+    parse_grid,
     parse_resolution,
     write_report,
 )
@@ -146,9 +146,12 @@ def main(argv=None) -> int:
     parser.add_argument("--resolution", type=parse_resolution, default=(1280, 720), help="camera resolution WxH")
     parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="uncounted frames first (memory fills up)")
     parser.add_argument("--frames", type=int, default=2, help="counted frames per point and implementation")
-    parser.add_argument("--architecture", choices=("real-layer-counts", "tiny", "full"), default="real-layer-counts",
-                        help="the real-layer-count tiny model (default), the tests' tiny model (fewer layers: "
-                             "quick, for CI) or the full-size architecture")
+    parser.add_argument(
+        "--architecture",
+        choices=("real-layer-counts", "tiny", "full"),
+        default="real-layer-counts",
+        help="the real-layer-count tiny model (default), the tests' tiny model (fewer layers: quick, for CI) or the full-size architecture",
+    )
     parser.add_argument("--model", default="facebook/sam3", help="with --architecture full: weights to load if present")
     parser.add_argument("--device", default="cpu", help="cpu (the accelerator emulated) or cuda[:N] (observed)")
     parser.add_argument("--dtype", default="float32", help="float32, bfloat16, float16")
@@ -172,8 +175,9 @@ def main(argv=None) -> int:
     frames = footage(args.resolution, args.warmup + args.frames)
     how = "emulated on the CPU" if device.type == "cpu" else f"observed on {device}"
     print(f"model: {description}, {dtype}, {engine_model.config.image_size} px input; accelerator {how}")
-    print(f"footage: bikes.mp4 at {args.resolution[0]}x{args.resolution[1]}, {args.warmup} warm-up + "
-          f"{args.frames} counted frames per point")
+    print(
+        f"footage: bikes.mp4 at {args.resolution[0]}x{args.resolution[1]}, {args.warmup} warm-up + {args.frames} counted frames per point"
+    )
 
     points = []
     with counter if counter.whole_run else nullcontext():
@@ -181,8 +185,11 @@ def main(argv=None) -> int:
         for prompts, objects in args.grid:
             point = count_point(counter, models, tokenizer, frames, prompts, objects, args.warmup)
             points.append(point)
-            print(f"{prompts}x{objects}: engine {point['engine']['device_ops']:,.0f} ops {point['engine']['syncs']:g} syncs, "
-                  f"plain {point['plain']['device_ops']:,.0f} ops {point['plain']['syncs']:g} syncs", flush=True)
+            print(
+                f"{prompts}x{objects}: engine {point['engine']['device_ops']:,.0f} ops {point['engine']['syncs']:g} syncs, "
+                f"plain {point['plain']['device_ops']:,.0f} ops {point['plain']['syncs']:g} syncs",
+                flush=True,
+            )
 
     print(format_sites(points, args.sites))
     print()
@@ -190,11 +197,9 @@ def main(argv=None) -> int:
     if args.json:
         report = {
             "environment": environment(device),
-            "model": {"description": description, "dtype": str(dtype).removeprefix("torch."),
-                      "image_size": engine_model.config.image_size},
+            "model": {"description": description, "dtype": str(dtype).removeprefix("torch."), "image_size": engine_model.config.image_size},
             "accelerator": how,
-            "footage": {"video": "bikes.mp4", "resolution": list(args.resolution), "warmup": args.warmup,
-                        "frames": args.frames},
+            "footage": {"video": "bikes.mp4", "resolution": list(args.resolution), "warmup": args.warmup, "frames": args.frames},
             "points": points,
         }
         write_report(args.json, report)

@@ -114,9 +114,7 @@ def _is_composite(func) -> bool:
     if func in _FUSED:
         return False
     if func not in _COMPOSITE:
-        _COMPOSITE[func] = torch._C._dispatch_has_kernel_for_dispatch_key(
-            func.name(), torch._C.DispatchKey.CompositeImplicitAutograd
-        )
+        _COMPOSITE[func] = torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), torch._C.DispatchKey.CompositeImplicitAutograd)
     return _COMPOSITE[func]
 
 
@@ -190,9 +188,7 @@ class _Counting(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         flat = _leaves((args, kwargs))
-        on_device = any(self.is_device(x) for x in flat) or any(
-            isinstance(x, torch.device) and x.type == self.device.type for x in flat
-        )
+        on_device = any(self.is_device(x) for x in flat) or any(isinstance(x, torch.device) and x.type == self.device.type for x in flat)
         counts = self.counts
         if counts is not None and self._depth == 0:
             if on_device:

@@ -138,8 +138,10 @@ def load_models(args, device: torch.device, dtype: torch.dtype):
             tokenizer = AutoTokenizer.from_pretrained(args.model)
             description = f"{args.model} (real weights)"
         except (OSError, ValueError) as error:
-            print(f"no SAM 3 weights at '{args.model}' ({type(error).__name__}); using the full-size SAM 3 "
-                  "architecture randomly initialised (same computation per frame)")
+            print(
+                f"no SAM 3 weights at '{args.model}' ({type(error).__name__}); using the full-size SAM 3 "
+                "architecture randomly initialised (same computation per frame)"
+            )
             with torch.device(device):
                 engine_model = StreamingSam3VideoModel(Sam3VideoConfig())
             # No tokenizer without the checkpoint; token ids only select embedding rows, and every
@@ -274,8 +276,10 @@ def format_memory(memory: dict) -> str:
 
 
 def format_table(points: list[dict]) -> str:
-    header = (f"{'point':>6} {'impl':<7} {'objects':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-              f"{'FPS':>7} {'device MiB start->end (peak)':>30} {'engine/plain':>12}")
+    header = (
+        f"{'point':>6} {'impl':<7} {'objects':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'FPS':>7} {'device MiB start->end (peak)':>30} {'engine/plain':>12}"
+    )
     lines = [header, "-" * len(header)]
     for point in points:
         for impl in ("engine", "plain"):
@@ -294,8 +298,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="facebook/sam3", help="hub id or directory of SAM 3 weights")
     parser.add_argument("--tiny", action="store_true", help="the tiny untrained model on the CPU (figures mean nothing)")
-    parser.add_argument("--real-layer-counts", action="store_true",
-                        help="with --tiny: the tiny widths with the full-size model's layer counts")
+    parser.add_argument(
+        "--real-layer-counts", action="store_true", help="with --tiny: the tiny widths with the full-size model's layer counts"
+    )
     parser.add_argument("--device", default=None, help="auto (default; cpu with --tiny), cpu, cuda, cuda:N")
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16")
     parser.add_argument("--resolution", type=parse_resolution, default=(1280, 720), help="camera resolution WxH")
@@ -304,8 +309,12 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=10, help="untimed frames before them")
     parser.add_argument("--vision-backend", choices=VISION_BACKENDS, default="pytorch", help="the engine's vision backbone")
     parser.add_argument("--tensorrt-cache", default=None, help="engine cache folder (default ~/.cache/sam3_ros/tensorrt)")
-    parser.add_argument("--tracker-backend", choices=TRACKER_BACKENDS, default="pytorch",
-                        help="the engine's batched tracker pass: eager, or torch.compile at capture shapes (object-count buckets)")
+    parser.add_argument(
+        "--tracker-backend",
+        choices=TRACKER_BACKENDS,
+        default="pytorch",
+        help="the engine's batched tracker pass: eager, or torch.compile at capture shapes (object-count buckets)",
+    )
     parser.add_argument("--compile-mode", default=None, help="torch.compile mode for the compile backends")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--profile", action="store_true", help="also show where the engine's milliseconds go")
@@ -327,8 +336,10 @@ def main(argv=None) -> int:
         "objects, confirm_frames = 1; plain loop max_num_objects = objects"
         + ("; tracker object-score bias raised (random weights)" if "real weights" not in description else "")
     )
-    print(f"model: {description}, {dtype} on {device}, {engine_model.config.image_size} px input; "
-          f"engine vision backend: {backend} (asked for {args.vision_backend}), tracker pass: {args.tracker_backend}")
+    print(
+        f"model: {description}, {dtype} on {device}, {engine_model.config.image_size} px input; "
+        f"engine vision backend: {backend} (asked for {args.vision_backend}), tracker pass: {args.tracker_backend}"
+    )
     print(f"plain loop: {processor_kind()}")
     print(f"footage: bikes.mp4 at {args.resolution[0]}x{args.resolution[1]}, {args.warmup} warm-up + {args.frames} timed frames")
     print(f"objects: {object_control}")
@@ -339,7 +350,7 @@ def main(argv=None) -> int:
         texts = list(PROMPT_TEXTS[:prompts])
         forcing = [force_detections(model, math.ceil(objects / prompts)) for model in (engine_model, plain_model)]
         engine = make_engine(engine_model, tokenizer, texts, objects)
-        engine_result = runner.run(engine.process, lambda: len(engine.session.obj_ids), frames, args.warmup)
+        engine_result = runner.run(engine.process, lambda engine=engine: len(engine.session.obj_ids), frames, args.warmup)
         plain = make_plain(plain_model, tokenizer, texts, objects)
         plain_result = runner.run(plain.step, plain.tracked_objects, frames, args.warmup)
         point = {

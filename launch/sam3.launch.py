@@ -13,16 +13,16 @@ driver's process needs the same profile (README "Camera-sized images").
 """
 
 import os
-from typing import List
+from typing import List  # noqa: UP035 - the form launch_ros documents for value_type; its Humble release is not checked with list[str]
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
-from sam3_ros.node.node_process import fastdds_profile_variables
 
-from launch import LaunchDescription
+from sam3_ros.node.node_process import fastdds_profile_variables
 
 
 def generate_launch_description():
@@ -40,7 +40,9 @@ def generate_launch_description():
         ),
         DeclareLaunchArgument("use_depth", default_value="false", description="Give instances 3D positions from a registered depth image"),
         DeclareLaunchArgument(
-            "depth_topic", default_value="/camera/aligned_depth_to_color/image_raw", description="Depth image registered to the colour image"
+            "depth_topic",
+            default_value="/camera/aligned_depth_to_color/image_raw",
+            description="Depth image registered to the colour image",
         ),
         DeclareLaunchArgument(
             "depth_info_topic", default_value="/camera/aligned_depth_to_color/camera_info", description="CameraInfo of that depth image"
@@ -67,7 +69,7 @@ def generate_launch_description():
         parameters=[
             LaunchConfiguration("params_file"),
             {
-                "prompts": ParameterValue(LaunchConfiguration("prompts"), value_type=List[str]),
+                "prompts": ParameterValue(LaunchConfiguration("prompts"), value_type=List[str]),  # noqa: UP006
                 "model": LaunchConfiguration("model"),
                 "autostart": ParameterValue(LaunchConfiguration("autostart"), value_type=bool),
                 "use_depth": ParameterValue(LaunchConfiguration("use_depth"), value_type=bool),

@@ -99,13 +99,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def add_annotation_options(parser: argparse.ArgumentParser) -> None:
     """How a recording is annotated: the options sam3-ros-annotate-fleet shares with this tool."""
-    parser.add_argument("--prompt", action="append", required=True, metavar="TEXT", help="a concept to track (noun phrase); repeat for more")
+    parser.add_argument(
+        "--prompt", action="append", required=True, metavar="TEXT", help="a concept to track (noun phrase); repeat for more"
+    )
     parser.add_argument("--topic", help="image topic of a recording (needed when it has more than one)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or local directory of SAM 3; '{TINY_MODEL_NAME}' = untrained test model")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"hub id or local directory of SAM 3; '{TINY_MODEL_NAME}' = untrained test model"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
     parser.add_argument("--max-frames", type=positive_int, metavar="N", help="annotate only the first N frames")
-    parser.add_argument("--checkpoint-every", type=positive_int, default=100, metavar="N", help="frames between engine checkpoints (default 100)")
+    parser.add_argument(
+        "--checkpoint-every", type=positive_int, default=100, metavar="N", help="frames between engine checkpoints (default 100)"
+    )
 
 
 def positive_int(text: str) -> int:

@@ -71,12 +71,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, required=True, metavar="ROOT", help="output root: a folder per recording and manifest.json")
     add_annotation_options(parser)
     ray_options = parser.add_argument_group("Ray")
-    ray_options.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"), help="join this Ray cluster: HEAD:PORT, or auto for the one `ray start` runs here (default: $RAY_ADDRESS; none: start Ray here)")
+    ray_options.add_argument(
+        "--ray-address",
+        default=os.environ.get("RAY_ADDRESS"),
+        help="join this Ray cluster: HEAD:PORT, or auto for the one `ray start` runs here (default: $RAY_ADDRESS; none: start Ray here)",
+    )
     ray_options.add_argument("--num-cpus", type=positive_int, metavar="N", help="cores the Ray started here may use (default: all)")
-    ray_options.add_argument("--workers", type=positive_int, metavar="N", help="at most N recordings at once (default: as many as the GPUs or cores allow)")
-    ray_options.add_argument("--gpus-per-task", type=float, metavar="G", help="GPUs per recording (default: 1 where the cluster has GPUs, else 0)")
-    ray_options.add_argument("--cpus-per-task", type=float, default=1.0, metavar="C", help="cores per recording (default 1; on the CPU also its torch threads)")
-    ray_options.add_argument("--retries", type=int, default=3, metavar="N", help="times a recording is retried when its worker dies (default 3)")
+    ray_options.add_argument(
+        "--workers", type=positive_int, metavar="N", help="at most N recordings at once (default: as many as the GPUs or cores allow)"
+    )
+    ray_options.add_argument(
+        "--gpus-per-task", type=float, metavar="G", help="GPUs per recording (default: 1 where the cluster has GPUs, else 0)"
+    )
+    ray_options.add_argument(
+        "--cpus-per-task", type=float, default=1.0, metavar="C", help="cores per recording (default 1; on the CPU also its torch threads)"
+    )
+    ray_options.add_argument(
+        "--retries", type=int, default=3, metavar="N", help="times a recording is retried when its worker dies (default 3)"
+    )
     args = parser.parse_args(argv)
     if args.ray_address and args.num_cpus:
         parser.error("--num-cpus is for the Ray started here; a cluster's nodes declare their own (ray start --num-cpus)")
@@ -102,7 +114,14 @@ class Plan:
 
 def _settings(args: argparse.Namespace, prompts: list[str]) -> dict:
     """What the outputs depend on: a root holds recordings annotated with one set of these."""
-    return {"prompts": prompts, "topic": args.topic, "model": args.model, "device": args.device, "dtype": args.dtype, "max_frames": args.max_frames}
+    return {
+        "prompts": prompts,
+        "topic": args.topic,
+        "model": args.model,
+        "device": args.device,
+        "dtype": args.dtype,
+        "max_frames": args.max_frames,
+    }
 
 
 def plan(args: argparse.Namespace) -> Plan:

@@ -37,9 +37,7 @@ class InstanceMcapWriter:
         sec, nanosec = divmod(entry.stamp_ns, 1_000_000_000)
         header = Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=entry.frame_id)
         data = serialize_message(instance_array_from_result(entry.result, header))
-        self._writer.add_message(
-            self._channel, log_time=entry.stamp_ns, publish_time=entry.stamp_ns, data=data, sequence=entry.frame
-        )
+        self._writer.add_message(self._channel, log_time=entry.stamp_ns, publish_time=entry.stamp_ns, data=data, sequence=entry.frame)
 
     def close(self) -> None:
         self._writer.finish()

@@ -116,8 +116,7 @@ class BagFrames:
             raise RecordingError(f"topic '{topic}' is not in '{path}'; its image topics: {listing}")
         elif topic not in image_topics:
             raise RecordingError(
-                f"topic '{topic}' carries {all_topics[topic]}, not an image type ({', '.join(IMAGE_TYPES)}); "
-                f"image topics: {listing}"
+                f"topic '{topic}' carries {all_topics[topic]}, not an image type ({', '.join(IMAGE_TYPES)}); image topics: {listing}"
             )
         self.topic = topic
         self.msgtype = image_topics[topic].msgtype

@@ -25,7 +25,10 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-n", "--node", default=DEFAULT_NODE, help=f"the sam3 node, with its namespace (default {DEFAULT_NODE})")
     common.add_argument(
-        "-t", "--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+        "-t",
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
         help=f"seconds to wait for the node and for each answer (default {DEFAULT_TIMEOUT_S:g}); "
         "lifecycle transitions are waited for until done",
     )

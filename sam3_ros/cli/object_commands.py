@@ -25,9 +25,7 @@ def add_arguments(subparsers, common) -> None:
     _add_clicks_and_box(track)
     track.add_argument("--label", default="", help="the prompt_text of its instances (default 'object ID')")
 
-    refine = verbs.add_parser(
-        "refine", parents=[common], help="correct the mask of one tracked object, of a concept or a visual one"
-    )
+    refine = verbs.add_parser("refine", parents=[common], help="correct the mask of one tracked object, of a concept or a visual one")
     refine.add_argument("track_id", type=int, metavar="TRACK_ID")
     _add_clicks_and_box(refine)
 
@@ -39,11 +37,21 @@ def add_arguments(subparsers, common) -> None:
 
 def _add_clicks_and_box(parser) -> None:
     parser.add_argument(
-        "--point", nargs=2, type=float, action="append", default=[], metavar=("X", "Y"),
+        "--point",
+        nargs=2,
+        type=float,
+        action="append",
+        default=[],
+        metavar=("X", "Y"),
         help="a pixel on the object: X column, Y row (repeatable)",
     )
     parser.add_argument(
-        "--negative-point", nargs=2, type=float, action="append", default=[], metavar=("X", "Y"),
+        "--negative-point",
+        nargs=2,
+        type=float,
+        action="append",
+        default=[],
+        metavar=("X", "Y"),
         help="a pixel that is not the object (repeatable)",
     )
     parser.add_argument("--box", nargs=4, type=int, metavar=BOX_METAVAR, help="a box around the object")

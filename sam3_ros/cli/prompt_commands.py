@@ -19,11 +19,21 @@ def add_arguments(subparsers, common) -> None:
     add = verbs.add_parser("add", parents=[common], help="add prompts; texts already active are kept as they are")
     add.add_argument("texts", nargs="+", metavar="TEXT", help='a concept, e.g. "red cup"')
     add.add_argument(
-        "--box", nargs=4, type=int, action="append", default=[], metavar=BOX_METAVAR,
+        "--box",
+        nargs=4,
+        type=int,
+        action="append",
+        default=[],
+        metavar=BOX_METAVAR,
         help="a positive exemplar box in pixels of the next processed frame (one TEXT only; repeatable)",
     )
     add.add_argument(
-        "--negative-box", nargs=4, type=int, action="append", default=[], metavar=BOX_METAVAR,
+        "--negative-box",
+        nargs=4,
+        type=int,
+        action="append",
+        default=[],
+        metavar=BOX_METAVAR,
         help="a negative exemplar box: what the concept is not (one TEXT only; repeatable)",
     )
 

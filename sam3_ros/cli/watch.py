@@ -17,7 +17,8 @@ REFRESH_S = 0.25
 
 def add_arguments(subparsers, common) -> None:
     watch = subparsers.add_parser(
-        "watch", parents=[common],
+        "watch",
+        parents=[common],
         help="live view until Ctrl-C: per prompt its instances (IDs, scores, boxes), rates and latency from /diagnostics",
     )
     watch.add_argument("--once", action="store_true", help="print the view of the next InstanceArray, then exit")

@@ -94,7 +94,7 @@ def _spin_until(node: Node, done, timeout: float) -> bool:
 def run(model: str, prompts: list[str], output_dir: Path) -> dict:
     if not weights_available(model):
         print(f"[demo] SAM 3 weights '{model}' are not available on this machine.\n[demo] {HOW_TO_GET_WEIGHTS}")
-        print(f"[demo] running the tiny UNTRAINED model instead: the pipeline is real, the masks are not.")
+        print("[demo] running the tiny UNTRAINED model instead: the pipeline is real, the masks are not.")
         model = TINY_MODEL_NAME
     output_dir.mkdir(parents=True, exist_ok=True)
     node = NodeProcess(
@@ -110,9 +110,7 @@ def run(model: str, prompts: list[str], output_dir: Path) -> dict:
     try:
         client = recorder.create_client(GetPrompts, "/sam3/get_prompts")
         print(f"[demo] starting the sam3 node with model '{model}' (log: {output_dir / 'node.log'}) ...")
-        came_up = _spin_until(
-            recorder, lambda: client.service_is_ready() or recorder.node_error or not node.alive(), timeout=600
-        )
+        came_up = _spin_until(recorder, lambda: client.service_is_ready() or recorder.node_error or not node.alive(), timeout=600)
         if recorder.node_error or not node.alive() or not came_up:
             reason = recorder.node_error or (f"exited with code {node.process.returncode}" if not node.alive() else "timed out")
             raise RuntimeError(f"the sam3 node did not come up ({reason}); see {output_dir / 'node.log'}")
@@ -149,8 +147,10 @@ def main() -> None:
         summary = run(args.model, args.prompts, args.output)
     except RuntimeError as error:
         sys.exit(f"[demo] {error}")
-    print(f"[demo] {summary['results_received']} results for {summary['frames_published']} published frames "
-          "(the node skips frames it cannot keep up with)")
+    print(
+        f"[demo] {summary['results_received']} results for {summary['frames_published']} published frames "
+        "(the node skips frames it cannot keep up with)"
+    )
     for track_id, track in summary["tracks"].items():
         print(f"[demo]   #{track_id:>4} {track['concept']:<12} seen in {track['frames']} frames, best score {track['best_score']}")
     print(f"[demo] wrote {args.output / 'demo.mp4'} and {args.output / 'summary.json'}")

@@ -58,8 +58,8 @@ def associate(model, det_masks, det_scores, trk_masks, trk_obj_ids: list[int], d
         ]
     ).tolist()
     sizes = [num_tracks, num_tracks, num_dets, high_conf.numel(), num_dets, num_dets, num_dets, num_tracks]
-    (trk_unmatched_h, trk_nonempty_h, is_new_h, high_conf_h, best_track_h, scores_h, det_prompts_h, trk_prompts_h, matched_h) = (
-        _split(host, sizes)
+    (trk_unmatched_h, trk_nonempty_h, is_new_h, high_conf_h, best_track_h, scores_h, det_prompts_h, trk_prompts_h, matched_h) = _split(
+        host, sizes
     )
 
     unmatched = [obj_id for obj_id, flag in zip(trk_obj_ids, trk_unmatched_h) if flag]

@@ -101,9 +101,7 @@ def _detector_pass(detector, session, vision_embeds, prompt_ids: list[int], boxe
     batch = len(prompt_ids)
     # The DETR encoder and decoder run on the last FPN level but one (the last is dropped).
     detector.detr_decoder._get_coords.size = tuple(vision_embeds.fpn_hidden_states[-2].shape[-2:])
-    text = BaseModelOutputWithPooling(
-        pooler_output=torch.cat([session.prompt_embeddings[p].pooler_output for p in prompt_ids])
-    )
+    text = BaseModelOutputWithPooling(pooler_output=torch.cat([session.prompt_embeddings[p].pooler_output for p in prompt_ids]))
     attention_mask = torch.cat([session.prompt_attention_masks[p] for p in prompt_ids])
     if batch > 1:
         vision_embeds = Sam3VisionEncoderOutput(

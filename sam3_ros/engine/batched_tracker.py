@@ -50,9 +50,7 @@ class MemoryCrossAttention(Sam3TrackerVideoRoPEAttention):
         key = self.k_proj(key).view(*new_shape).transpose(1, 2)
         value = self.v_proj(value).view(*new_shape).transpose(1, 2)
         cos, sin = position_embeddings
-        query, key = apply_rotary_pos_emb_2d(
-            query, key, cos, sin, repeat_freqs_k=self.rope_k_repeat, num_k_exclude_rope=num_k_exclude_rope
-        )
+        query, key = apply_rotary_pos_emb_2d(query, key, cos, sin, repeat_freqs_k=self.rope_k_repeat, num_k_exclude_rope=num_k_exclude_rope)
         attention = ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
         output, weights = attention(
             self,
@@ -209,9 +207,7 @@ def propagate(tracker, session, frame_idx: int, obj_indices: list[int], reverse:
     device = session.inference_device
     for obj_idx in obj_indices:
         slots = [
-            (offset, out)
-            for offset, out in tracker._gather_memory_frame_outputs(session, obj_idx, frame_idx, reverse)
-            if out is not None
+            (offset, out) for offset, out in tracker._gather_memory_frame_outputs(session, obj_idx, frame_idx, reverse) if out is not None
         ]
         offsets, pointers, max_pointers = tracker._get_object_pointers(
             session, obj_idx, frame_idx, num_frames, device, reverse, streaming=False
@@ -259,8 +255,9 @@ def _propagate_batch(tracker, session, frame_idx: int, members, max_pointers: in
 
     key_mask = None
     if tracker.capture_shapes or min(slot_counts) < num_slots or min(pointer_counts) < num_pointers:
-        key_mask = _memory_key_mask(slot_counts, pointer_counts, num_slots, first["maskmem_features"].shape[0],
-                                    num_pointer_tokens // max(num_pointers, 1), memory)
+        key_mask = _memory_key_mask(
+            slot_counts, pointer_counts, num_slots, first["maskmem_features"].shape[0], num_pointer_tokens // max(num_pointers, 1), memory
+        )
     high_res_features = [
         feat.permute(1, 2, 0).reshape(1, feat.size(2), *size).expand(batch, -1, -1, -1)
         for feat, size in zip(vision_feats[:-1], tracker.backbone_feature_sizes[:-1])

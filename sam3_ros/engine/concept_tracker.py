@@ -19,8 +19,8 @@ from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenc
 from transformers.utils import is_torchvision_available
 
 from sam3_ros.engine.frame_preprocessing import frame_to_pixel_values, validate_frame
-from sam3_ros.engine.frame_rollback import SessionCheckpoint
 from sam3_ros.engine.frame_result import FrameResult, PromptSummary, TrackedInstance
+from sam3_ros.engine.frame_rollback import SessionCheckpoint
 from sam3_ros.engine.mask_postprocessing import (
     download_masks,
     keep_one_owner_per_pixel,
@@ -188,9 +188,7 @@ class ConceptTracker:
     def _register(self, prompt: Prompt) -> Prompt:
         # The engine's ids are the session's prompt ids: upstream's own add_prompt numbers prompts
         # with len(prompts), which hands out a live id again after a removal.
-        encoded = self._tokenizer(
-            prompt.text, return_tensors="pt", padding="max_length", max_length=_TEXT_TOKENS, truncation=True
-        )
+        encoded = self._tokenizer(prompt.text, return_tensors="pt", padding="max_length", max_length=_TEXT_TOKENS, truncation=True)
         self._session.prompts[prompt.id] = prompt.text
         self._session.prompt_input_ids[prompt.id] = encoded.input_ids.to(self.device)
         self._session.prompt_attention_masks[prompt.id] = encoded.attention_mask.to(self.device)
@@ -399,8 +397,7 @@ class ConceptTracker:
             for prompt_id in exemplars:  # used; kept for the next frame if this one failed
                 self.prompts.set_exemplars(prompt_id, ())
             summaries = tuple(
-                PromptSummary(p.id, p.text, score, sum(1 for i in instances if i.prompt_id == p.id))
-                for p, score in zip(prompts, presence)
+                PromptSummary(p.id, p.text, score, sum(1 for i in instances if i.prompt_id == p.id)) for p, score in zip(prompts, presence)
             )
             return FrameResult(stamp, width, height, self._frames_seen, instances, summaries)
 

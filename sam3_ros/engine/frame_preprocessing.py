@@ -24,8 +24,7 @@ def validate_frame(frame, max_pixels: int) -> None:
         raise FrameError(f"frame is {width}x{height}; it must be at least 2x2 pixels")
     if height * width > max_pixels:
         raise FrameError(
-            f"frame is {width}x{height} = {height * width} pixels, more than the limit of {max_pixels} "
-            "(parameter max_image_pixels)"
+            f"frame is {width}x{height} = {height * width} pixels, more than the limit of {max_pixels} (parameter max_image_pixels)"
         )
 
 

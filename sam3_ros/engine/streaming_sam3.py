@@ -20,7 +20,7 @@ from transformers.models.sam3_video.modeling_sam3_video import fill_holes_in_mas
 
 from sam3_ros.engine.association import associate
 from sam3_ros.engine.batched_detector import HostSizedCoords, detect
-from sam3_ros.engine.batched_tracker import tracker_step, install_batched_tracker
+from sam3_ros.engine.batched_tracker import install_batched_tracker, tracker_step
 from sam3_ros.engine.mask_postprocessing import prompt_groups
 from sam3_ros.engine.vision_rope_cache import cache_vision_rotary_embeddings
 
@@ -56,7 +56,9 @@ class StreamingSam3VideoModel(Sam3VideoModel):
     def _associate_det_trk(self, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids):
         return associate(self, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids)
 
-    def _prepare_recondition_masks(self, inference_session, frame_idx, det_out, trk_masks, trk_id_to_max_iou_high_conf_det, tracker_obj_scores_global):
+    def _prepare_recondition_masks(
+        self, inference_session, frame_idx, det_out, trk_masks, trk_id_to_max_iou_high_conf_det, tracker_obj_scores_global
+    ):
         """Upstream's periodic re-conditioning on detections, except for objects held after a refinement."""
         matches = {obj_id: det for obj_id, det in trk_id_to_max_iou_high_conf_det.items() if obj_id not in self.recondition_held_obj_ids}
         return super()._prepare_recondition_masks(inference_session, frame_idx, det_out, trk_masks, matches, tracker_obj_scores_global)
@@ -66,9 +68,7 @@ class StreamingSam3VideoModel(Sam3VideoModel):
         if not inference_session.obj_ids:
             size = self.low_res_mask_size
             return torch.zeros(0, size, size, device=self.device), torch.zeros(0, device=self.device)
-        pred_masks, object_score_logits = tracker_step(
-            self.tracker_model, inference_session, frame_idx, reverse, run_mem_encoder=False
-        )
+        pred_masks, object_score_logits = tracker_step(self.tracker_model, inference_session, frame_idx, reverse, run_mem_encoder=False)
         low_res_masks = fill_holes_in_mask_scores(pred_masks, max_area=self.fill_hole_area, fill_holes=True, remove_sprinkles=True)
         # Upstream applies the sigmoid to these logits: in float32, confident scores stay distinct.
         return low_res_masks.squeeze(1), object_score_logits.squeeze(1).float()

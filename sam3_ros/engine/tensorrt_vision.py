@@ -182,7 +182,9 @@ def load_or_build(encoder, example: torch.Tensor, position_encodings, cache_dir:
     if path.exists():
         plan = path.read_bytes()
     else:
-        logger.info("building a TensorRT engine for the vision encoder (once per GPU, shape, precision, versions and weights; minutes): %s", path)
+        logger.info(
+            "building a TensorRT engine for the vision encoder (once per GPU, shape, precision, versions and weights; minutes): %s", path
+        )
         started = time.monotonic()
         cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache_dir, prefix="export-") as scratch:

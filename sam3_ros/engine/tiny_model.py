@@ -101,9 +101,7 @@ def tiny_sam3_config(vocab_size: int, num_queries: int = 1, **video_overrides) -
         vision_config=_vision_config(),
         image_size=_IMAGE_SIZE,
         prompt_encoder_config=Sam3TrackerVideoPromptEncoderConfig(hidden_size=128, image_size=_IMAGE_SIZE),
-        mask_decoder_config=Sam3TrackerVideoMaskDecoderConfig(
-            hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=128
-        ),
+        mask_decoder_config=Sam3TrackerVideoMaskDecoderConfig(hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=128),
         num_maskmem=3,
         max_object_pointers_in_encoder=4,
         memory_attention_hidden_size=128,

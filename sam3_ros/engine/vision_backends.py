@@ -194,5 +194,8 @@ def _use_tensorrt(model, cache_dir: Path) -> None:
     encoder.forward = engine  # instance attribute: nn.Module.__call__ runs it, the weights stay as they are
     logger.info(
         "vision backend tensorrt: engine %s, features match PyTorch (worst relative RMS %.2g on %s, max %.2g std)",
-        engine.path, worst.relative_rms, worst.name, worst.relative_max,
+        engine.path,
+        worst.relative_rms,
+        worst.name,
+        worst.relative_max,
     )

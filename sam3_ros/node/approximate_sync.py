@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 NANOSECONDS = 1_000_000_000
 

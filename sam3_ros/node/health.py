@@ -71,9 +71,7 @@ class HealthMonitor:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def configured(
-        self, model: str, device: str, dtype: str, use_depth: bool, stall_timeout_s: float, mask_kernels: str = "n/a"
-    ) -> None:
+    def configured(self, model: str, device: str, dtype: str, use_depth: bool, stall_timeout_s: float, mask_kernels: str = "n/a") -> None:
         if stall_timeout_s <= 0:
             raise ValueError(f"stall_timeout must be positive, got {stall_timeout_s}")
         with self._lock:
@@ -189,7 +187,7 @@ class HealthMonitor:
                 ]
             return HealthReport(level, message, tuple(values))
 
-    def _problems(self, now: float, window: "_Window") -> list[tuple[Level, str]]:
+    def _problems(self, now: float, window: _Window) -> list[tuple[Level, str]]:
         if self._state == "unconfigured":
             return [(Level.ERROR, f"configure failed: {self._configure_error}")] if self._configure_error else []
         if self._state != "active":

@@ -35,9 +35,7 @@ def rgb_from_image_msg(msg: Image) -> np.ndarray:
     """HxWx3 uint8 RGB from an 8-bit colour or mono Image message."""
     encoding = msg.encoding.lower()
     if encoding not in _COLOUR_ENCODINGS:
-        raise ImageConversionError(
-            f"unsupported image encoding '{msg.encoding}'; supported: {', '.join(SUPPORTED_ENCODINGS)}"
-        )
+        raise ImageConversionError(f"unsupported image encoding '{msg.encoding}'; supported: {', '.join(SUPPORTED_ENCODINGS)}")
     channels, to_rgb = _COLOUR_ENCODINGS[encoding]
     pixels = _pixel_rows(msg, channels, "channels").reshape(msg.height, msg.width, channels)
     if to_rgb is None:

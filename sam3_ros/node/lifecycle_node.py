@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
 from rclpy.executors import MultiThreadedExecutor
@@ -28,7 +29,6 @@ from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from rclpy.time import Time
-from geometry_msgs.msg import PointStamped
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -56,9 +56,9 @@ from sam3_ros.node.out_of_memory import FrameFailure, ObjectCaps, OutOfMemoryBac
 from sam3_ros.node.parameters import NodeConfig, declare_parameters, read_config
 from sam3_ros.node.prompt_service import PromptService
 from sam3_ros.node.ros_process import init_rclpy, spin_until_done
-from sam3_ros.node.visual_prompt_service import DepthView, VisualPromptService
 from sam3_ros.node.rviz_markers import delete_all_markers, markers_for_instances
 from sam3_ros.node.synchronised_input import SynchronisedSubscriptions
+from sam3_ros.node.visual_prompt_service import DepthView, VisualPromptService
 from sam3_ros.outputs.debug_overlay import draw_overlay
 from sam3_ros.outputs.depth_projection import locate
 from sam3_ros.outputs.label_image import label_image_from_masks
@@ -172,9 +172,7 @@ class Sam3Node(LifecycleNode):
         self._banner = UNTRAINED_BANNER if config.model == TINY_MODEL_NAME else ""
         self._interfaces = self._create_interfaces(config)
         dtype = str(engine.dtype).removeprefix("torch.")
-        self.health.configured(
-            config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout, model.mask_kernels
-        )
+        self.health.configured(config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout, model.mask_kernels)
         self.get_logger().info(
             f"configured (inactive, vision backbone: {model.vision_backend}, mask NMS and hole filling: "
             f"{model.mask_kernels}): activate to start processing"
@@ -230,13 +228,25 @@ class Sam3Node(LifecycleNode):
                     GetPrompts, "~/get_prompts", self.prompt_service.on_get_prompts, qos_profile=_SERVICE_QOS, callback_group=services
                 ),
                 self.create_service(
-                    TrackObject, "~/track_object", self.visual_prompt_service.on_track_object, qos_profile=_SERVICE_QOS, callback_group=services
+                    TrackObject,
+                    "~/track_object",
+                    self.visual_prompt_service.on_track_object,
+                    qos_profile=_SERVICE_QOS,
+                    callback_group=services,
                 ),
                 self.create_service(
-                    RefineObject, "~/refine_object", self.visual_prompt_service.on_refine_object, qos_profile=_SERVICE_QOS, callback_group=services
+                    RefineObject,
+                    "~/refine_object",
+                    self.visual_prompt_service.on_refine_object,
+                    qos_profile=_SERVICE_QOS,
+                    callback_group=services,
                 ),
                 self.create_service(
-                    RemoveObject, "~/remove_object", self.visual_prompt_service.on_remove_object, qos_profile=_SERVICE_QOS, callback_group=services
+                    RemoveObject,
+                    "~/remove_object",
+                    self.visual_prompt_service.on_remove_object,
+                    qos_profile=_SERVICE_QOS,
+                    callback_group=services,
                 ),
             ],
             clicked_point_sub=clicked_point_sub,

@@ -8,8 +8,9 @@ subscriptions. `backend` says which one a node uses; the node logs it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from sam3_ros.node.approximate_sync import ApproximateTimeSync, stamp_to_ns
 

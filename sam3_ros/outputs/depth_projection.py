@@ -46,7 +46,7 @@ class PinholeIntrinsics:
             raise ValueError(f"camera intrinsics need fx, fy > 0 and finite values, got {self}")
 
     @classmethod
-    def from_k(cls, k) -> "PinholeIntrinsics":
+    def from_k(cls, k) -> PinholeIntrinsics:
         """From a row-major 3x3 camera matrix (CameraInfo.k): [fx 0 cx; 0 fy cy; 0 0 1]."""
         k = [float(v) for v in k]
         if len(k) != 9:
@@ -118,7 +118,9 @@ def near_reference_depth(depths: np.ndarray, near_percentile: float) -> float:
     return float(np.partition(depths, k)[k])
 
 
-def locate(mask: np.ndarray, depth_m: np.ndarray, intrinsics: PinholeIntrinsics, settings: DepthSettings = DepthSettings()) -> ObjectPosition:
+def locate(
+    mask: np.ndarray, depth_m: np.ndarray, intrinsics: PinholeIntrinsics, settings: DepthSettings = DepthSettings()
+) -> ObjectPosition:
     """The 3D position of one instance: `mask` (HcxWc bool, colour resolution), `depth_m` (HdxWd metres)."""
     if depth_m.ndim != 2 or mask.ndim != 2:
         raise ValueError(f"mask and depth must be 2D, got shapes {mask.shape} and {depth_m.shape}")
@@ -136,9 +138,7 @@ def locate(mask: np.ndarray, depth_m: np.ndarray, intrinsics: PinholeIntrinsics,
     if count < settings.min_pixels:
         return ObjectPosition(False, _ORIGIN, _ORIGIN, _ORIGIN, 0.0, count)
     z = z[inlier]
-    points = np.stack(
-        [(cols[inlier] - intrinsics.cx) * z / intrinsics.fx, (rows[inlier] - intrinsics.cy) * z / intrinsics.fy, z], axis=1
-    )
+    points = np.stack([(cols[inlier] - intrinsics.cx) * z / intrinsics.fx, (rows[inlier] - intrinsics.cy) * z / intrinsics.fy, z], axis=1)
     return ObjectPosition(
         valid=True,
         centroid=tuple(float(v) for v in points.mean(axis=0)),
