@@ -2,6 +2,7 @@
 
     python benchmarks/soak.py --frames 20000            # about 11 min at the default 30 Hz
     python benchmarks/soak.py --processed 100000 --frames 0 --progress-every 5000   # hours; ends on SIGTERM too
+    python benchmarks/soak.py --frames 0 --processed 3000 --warmup 1000 --json soak.json   # the memory check CI runs
 
 Starts the installed sam3 node (tiny model, config/sam3.yaml) as a subprocess on an isolated
 ROS_DOMAIN_ID. In this process three nodes talk to it: a camera publishes bikes.mp4 (downscaled,
@@ -11,7 +12,9 @@ debug images, markers, diagnostics). The node's RSS is sampled from /proc/PID/st
 
 Prints a summary (one `key: value` per line) and exits non-zero if the node crashed or did not exit
 cleanly, a service call went unanswered, no frame was processed, or RSS grew faster than
---rss-bound MiB per 10k processed frames after warm-up. The node keeps only the newest frame, so at
+--rss-bound MiB per 1,000 processed frames after the first --warmup processed frames (the torch
+allocator and DDS buffers settle first).
+--json writes the summary, the arguments, the RSS samples and the versions to a file. The node keeps only the newest frame, so at
 rates above its speed frames are dropped by design; `processed` counts the InstanceArrays received.
 A long run stops at --frames published or --processed results, whichever comes first (0: no limit);
 SIGTERM ends it early with the same summary.
@@ -20,8 +23,11 @@ SIGTERM ends it early with the same summary.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import itertools
+import json
 import os
+import platform
 import random
 import resource
 import signal
@@ -73,7 +79,9 @@ def parse_args(argv=None):
     parser.add_argument("--prompt-every", type=int, default=300, help="frames between prompt changes")
     parser.add_argument("--sample-every", type=int, default=50, help="frames between RSS samples")
     parser.add_argument("--progress-every", type=int, default=0, help="frames between progress lines on stderr (0: none)")
-    parser.add_argument("--rss-bound", type=float, default=2.0, help="MiB of RSS growth per 10k processed frames allowed after warm-up")
+    parser.add_argument("--rss-bound", type=float, default=1.0, help="MiB of RSS growth per 1,000 processed frames allowed after warm-up")
+    parser.add_argument("--warmup", type=int, default=None, help="processed frames before the slope is measured (default: half the run)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the summary, arguments and RSS samples here")
     parser.add_argument("--node-log", type=Path, default=None, help="where the node's output goes (default: a temp file)")
     return parser.parse_args(argv)
 
@@ -83,21 +91,21 @@ def rss_mib(pid: int) -> float:
         return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def rss_slope_per_10k(samples: list[tuple[int, float]], windows: int = 10) -> float:
-    """MiB per 10k frames over the second half of (frames, RSS) samples, after warm-up.
+def rss_slope_per_1000(samples: list[tuple[int, float]], warmup: int | None = None, windows: int = 10) -> float:
+    """MiB per 1,000 frames over the (frames, RSS) samples after `warmup` frames (default: the second half).
 
     RSS moves by a few MiB from sample to sample (allocator arenas, DDS buffers), which swamps a
     least-squares fit of half a run; a line through the medians of consecutive windows is not
     pulled by those excursions and still follows a steady growth.
     """
-    half = samples[len(samples) // 2 :]
+    half = samples[len(samples) // 2 :] if warmup is None else [s for s in samples if s[0] >= warmup]
     if len(half) < 2:
         return 0.0
     chunks = [chunk for chunk in np.array_split(np.asarray(half, dtype=float), min(windows, len(half))) if len(chunk)]
     medians = np.array([np.median(chunk, axis=0) for chunk in chunks])
     if np.ptp(medians[:, 0]) == 0:
         return 0.0
-    return float(np.polyfit(medians[:, 0], medians[:, 1], 1)[0]) * 10_000
+    return float(np.polyfit(medians[:, 0], medians[:, 1], 1)[0]) * 1_000
 
 
 class Counters:
@@ -139,7 +147,8 @@ def wait(future, timeout: float) -> bool:
     return future.done()
 
 
-def run(args) -> dict:
+def run(args) -> tuple[dict, list[tuple[int, float]]]:
+    """The summary and the (processed frames, node RSS in MiB) samples."""
     width, height = (int(v) for v in args.size.split("x"))
     clips, _fps = read_rgb_frames(bikes_video_path())
     frames = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in clips]
@@ -203,7 +212,11 @@ def run(args) -> dict:
             if index % args.sample_every == 0:
                 samples.append((processed, rss_mib(process.pid)))
             if args.progress_every and index % args.progress_every == 0:
-                print(f"frame {index}: {processed} processed, rss {samples[-1][1]:.1f} MiB, {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+                print(
+                    f"frame {index}: {processed} processed, rss {samples[-1][1]:.1f} MiB, {time.monotonic() - start:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             # Fixed rate: sleep to the frame's slot, not a fixed gap (publishing takes time too).
             time.sleep(max(0.0, start + (index + 1) * period - time.monotonic()))
         time.sleep(DRAIN_S)
@@ -231,13 +244,34 @@ def run(args) -> dict:
             "rss at tenths of the run (processed: MiB)": ", ".join(
                 f"{frame}: {rss:.1f}" for frame, rss in samples[:: max(1, len(samples) // 10)]
             ),
-            "rss slope after warm-up (MiB per 10k processed frames)": round(rss_slope_per_10k(samples), 3),
-            "rss bound (MiB per 10k processed frames)": args.rss_bound,
+            "rss slope after warm-up (MiB per 1,000 processed frames)": round(rss_slope_per_1000(samples, args.warmup), 3),
+            "rss bound (MiB per 1,000 processed frames)": args.rss_bound,
             "node exit code": exit_code,
             "node log": str(log_path),
         }
     )
-    return stats
+    return stats, samples
+
+
+def write_json(path: Path, args, stats: dict, samples: list[tuple[int, float]], failures: list[str]) -> None:
+    record = {
+        "benchmark": "soak",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "versions": {
+            "python": platform.python_version(),
+            "ros_distro": os.environ.get("ROS_DISTRO", ""),
+            "rclpy": importlib.metadata.version("ros-rclpy"),
+            "torch": importlib.metadata.version("torch"),
+            "transformers": importlib.metadata.version("transformers"),
+        },
+        "arguments": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
+        "summary": stats,
+        "rss_samples": samples,
+        "failures": failures,
+    }
+    path.write_text(json.dumps(record, indent=1, default=str))
 
 
 def verdict(stats: dict) -> list[str]:
@@ -253,16 +287,19 @@ def verdict(stats: dict) -> list[str]:
         failures.append(f"{stats['calls refused']} valid prompt change(s) refused")
     if stats["processed (instances received)"] == 0:
         failures.append("no frame was processed")
-    if stats["rss slope after warm-up (MiB per 10k processed frames)"] > stats["rss bound (MiB per 10k processed frames)"]:
+    if stats["rss slope after warm-up (MiB per 1,000 processed frames)"] > stats["rss bound (MiB per 1,000 processed frames)"]:
         failures.append("RSS grew faster than the bound")
     return failures
 
 
 def main(argv=None) -> int:
-    stats = run(parse_args(argv))
+    args = parse_args(argv)
+    stats, samples = run(args)
     for key, value in stats.items():
         print(f"{key}: {value}")
     failures = verdict(stats)
+    if args.json:
+        write_json(args.json, args, stats, samples, failures)
     print(f"result: {'FAIL: ' + '; '.join(failures) if failures else 'PASS'}")
     return 1 if failures else 0
 
