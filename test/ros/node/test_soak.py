@@ -1,43 +1,45 @@
-"""The soak script (benchmarks/soak.py) in a short run: the real node, a camera, an operator changing
-prompts and a viewer of every output, for SOAK_FRAMES frames. The long run is done by hand (README).
+"""The soak script (benchmarks/soak.py) as CI runs it on every distro: the real node, a camera at
+30 Hz, an operator changing prompts and a viewer of every output, until SOAK_PROCESSED frames were
+processed, with the node's RSS slope after SOAK_WARMUP processed frames bounded by RSS_BOUND MiB per
+1,000 processed frames.
 
-This run catches crashes, unanswered or refused calls and an unclean exit, not leaks. Over a hundred
-or so processed frames the node is still warming up (RSS settles after about 3,000, README) and
-the slope moves by +-800 MiB per 10k processed frames from run to run, while a session that is
-never pruned slows the node so much that it processes a dozen frames and its RSS looks the same.
-So the RSS bound is off here; bounded memory is tested in the engine
-(test/engine/test_bounded_state.py) and over long soaks by hand.
+The bound separates a flat node (about 0.2 MiB per 1,000 on Kilted, the same on Jazzy since the
+spin fix) from the growth Jazzy's rclpy gave before it (about 5 MiB per 1,000, ros2/rclpy#1371).
+The first thousand processed frames are warm-up (torch's allocator, DDS buffers): the slope is
+measured after them. The long soak (tens of thousands of frames) is run by hand (docs/memory.md).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SOAK_SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "soak.py"
-SOAK_FRAMES = 400
-SUMMARY_KEYS = (
-    "frames published",
-    "processed (instances received)",
-    "dropped (published - processed)",
-    "calls made",
-    "calls answered",
-    "rss slope after warm-up (MiB per 10k processed frames)",
-    "node exit code",
-)
+SOAK_PROCESSED = 3000
+SOAK_WARMUP = 1000
+PROMPT_EVERY = 300
+RSS_BOUND = 1.0  # MiB per 1,000 processed frames
+SLOPE = "rss slope after warm-up (MiB per 1,000 processed frames)"
 
 
-def test_short_soak_passes(ros_domain_id, tmp_path):
+@pytest.mark.timeout(1800)  # 3,000 frames at the tiny model's pace on two loaded cores
+def test_the_node_stays_flat_over_thousands_of_frames_with_prompt_changes(ros_domain_id, tmp_path):
+    record = tmp_path / "soak.json"
+    command = [sys.executable, str(SOAK_SCRIPT), "--frames", "0", "--processed", str(SOAK_PROCESSED), "--warmup", str(SOAK_WARMUP)]
+    command += ["--prompt-every", str(PROMPT_EVERY), "--rss-bound", str(RSS_BOUND), "--json", str(record), "--node-log", str(tmp_path / "node.log")]
     env = dict(os.environ, SAM3_SOAK_ROS_DOMAIN_ID=str(ros_domain_id), HF_HUB_OFFLINE="1")
-    command = [sys.executable, str(SOAK_SCRIPT), "--frames", str(SOAK_FRAMES), "--prompt-every", "100", "--rss-bound", "inf"]
-    command += ["--node-log", str(tmp_path / "node.log")]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    summary = dict(line.split(": ", 1) for line in run.stdout.splitlines() if ": " in line)
+
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1700)
+
+    summary = json.loads(record.read_text())["summary"] if record.exists() else {}
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-3000:]}"
-    assert summary["result"] == "PASS"
-    assert all(key in summary for key in SUMMARY_KEYS), summary
-    assert int(summary["frames published"]) == SOAK_FRAMES
-    assert int(summary["calls made"]) == int(summary["calls answered"]) == 2 * (SOAK_FRAMES // 100 - 1)
-    assert int(summary["processed (instances received)"]) > 0
+    assert summary["processed (instances received)"] >= SOAK_PROCESSED
+    published = summary["frames published"]
+    assert summary["calls made"] == summary["calls answered"] == 2 * ((published - 1) // PROMPT_EVERY), summary
+    assert summary[SLOPE] <= RSS_BOUND, f"the node's RSS grew by {summary[SLOPE]} MiB per 1,000 processed frames: {summary}"
+    assert summary["node exit code"] == 0 and not summary["crashed"], summary
