@@ -2,11 +2,12 @@
 
     python benchmarks/soak.py --frames 20000            # about 11 min at the default 30 Hz
     python benchmarks/soak.py --processed 100000 --frames 0 --progress-every 5000   # hours; ends on SIGTERM too
-    python benchmarks/soak.py --frames 0 --processed 3000 --warmup 1000 --json soak.json   # the memory check CI runs
+    python benchmarks/soak.py --frames 0 --processed 3000 --warmup 1000 --paced --json soak.json   # CI's memory check
 
 Starts the installed sam3 node (tiny model, config/sam3.yaml) as a subprocess on an isolated
 ROS_DOMAIN_ID. In this process three nodes talk to it: a camera publishes bikes.mp4 (downscaled,
-looped) at a fixed rate; an operator changes the prompts every --prompt-every frames (a REPLACE,
+looped) at a fixed rate (with --paced: each frame once the last one's result arrived, at most at
+that rate); an operator changes the prompts every --prompt-every frames (a REPLACE,
 ADD, REMOVE cycle); a viewer subscribes to everything the node publishes (instances, label and
 debug images, markers, diagnostics). The node's RSS is sampled from /proc/PID/statm as frames go.
 
@@ -14,8 +15,8 @@ Prints a summary (one `key: value` per line) and exits non-zero if the node cras
 cleanly, a service call went unanswered, no frame was processed, or RSS grew faster than
 --rss-bound MiB per 1,000 processed frames after the first --warmup processed frames (the torch
 allocator and DDS buffers settle first).
---json writes the summary, the arguments, the RSS samples and the versions to a file. The node keeps only the newest frame, so at
-rates above its speed frames are dropped by design; `processed` counts the InstanceArrays received.
+--json writes the summary, the arguments, the RSS samples and the versions to a file. The node
+keeps only the newest frame, so at rates above its speed frames are dropped by design; `processed` counts the InstanceArrays received.
 A long run stops at --frames published or --processed results, whichever comes first (0: no limit);
 SIGTERM ends it early with the same summary.
 """
@@ -68,6 +69,7 @@ PROMPT_CYCLE = (
 CALL_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 120.0
 DRAIN_S = 5.0  # after the last frame, for its result to arrive
+PACED_TIMEOUT_S = 2.0  # --paced: a frame whose result does not come within this is counted as dropped
 
 
 def parse_args(argv=None):
@@ -79,6 +81,12 @@ def parse_args(argv=None):
     parser.add_argument("--prompt-every", type=int, default=300, help="frames between prompt changes")
     parser.add_argument("--sample-every", type=int, default=50, help="frames between RSS samples")
     parser.add_argument("--progress-every", type=int, default=0, help="frames between progress lines on stderr (0: none)")
+    parser.add_argument(
+        "--paced",
+        action="store_true",
+        help=f"publish the next frame once the last one's result arrived (or after {PACED_TIMEOUT_S:g} s), at most at --rate: "
+        "every frame is processed, so the memory per processed frame does not depend on how loaded the machine is",
+    )
     parser.add_argument("--rss-bound", type=float, default=1.0, help="MiB of RSS growth per 1,000 processed frames allowed after warm-up")
     parser.add_argument("--warmup", type=int, default=None, help="processed frames before the slope is measured (default: half the run)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary, arguments and RSS samples here")
@@ -114,6 +122,10 @@ class Counters:
         self.received = {"instances": 0, "label_image": 0, "debug_image": 0, "markers": 0, "diagnostics": 0}
         self.last_diagnostics: dict[str, str] = {}
 
+    def processed(self) -> int:
+        with self.lock:
+            return self.received["instances"]
+
     def count(self, topic: str):
         def callback(msg) -> None:
             with self.lock:
@@ -140,11 +152,11 @@ def viewer(context, counters: Counters) -> Node:
     return node
 
 
-def wait(future, timeout: float) -> bool:
+def wait_until(condition, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while not future.done() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return future.done()
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return condition()
 
 
 def run(args) -> tuple[dict, list[tuple[int, float]]]:
@@ -190,8 +202,7 @@ def run(args) -> tuple[dict, list[tuple[int, float]]]:
         start = time.monotonic()
         period = 1.0 / args.rate
         for index in itertools.count():
-            with counters.lock:
-                processed = counters.received["instances"]
+            processed = counters.processed()
             if stop.is_set() or (args.frames and index == args.frames) or (args.processed and processed >= args.processed):
                 break
             if not process.alive():
@@ -200,13 +211,15 @@ def run(args) -> tuple[dict, list[tuple[int, float]]]:
             header = Header(frame_id="soak_camera", stamp=camera.get_clock().now().to_msg())
             image_pub.publish(image_msg_from_array(frames[index % len(frames)], "rgb8", header))
             stats["frames published"] += 1
+            if args.paced:
+                wait_until(lambda last=processed: counters.processed() > last, PACED_TIMEOUT_S)
             if index and index % args.prompt_every == 0:
                 mode, texts = PROMPT_CYCLE[(index // args.prompt_every - 1) % len(PROMPT_CYCLE)]
                 request = SetPrompts.Request(mode=mode, prompts=[ConceptPrompt(text=t) for t in texts])
                 for client, req in ((set_prompts, request), (get_prompts, GetPrompts.Request())):
                     stats["calls made"] += 1
                     future = client.call_async(req)
-                    if wait(future, CALL_TIMEOUT_S):
+                    if wait_until(future.done, CALL_TIMEOUT_S):
                         stats["calls answered"] += 1
                         stats["calls refused"] += int(getattr(future.result(), "success", True) is False)
             if index % args.sample_every == 0:

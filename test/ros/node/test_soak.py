@@ -1,6 +1,7 @@
-"""The soak script (benchmarks/soak.py) as CI runs it on every distro: the real node, a camera at
-30 Hz, an operator changing prompts and a viewer of every output, until SOAK_PROCESSED frames were
-processed, with the node's RSS slope after SOAK_WARMUP processed frames bounded by RSS_BOUND MiB per
+"""The soak script (benchmarks/soak.py) as CI runs it on every distro: the real node, a camera paced
+by it (each frame once the last one's result arrived, at most 30 Hz, so that how loaded the machine
+is does not change what a processed frame costs), an operator changing prompts and a viewer of every
+output, until SOAK_PROCESSED frames were processed, with the node's RSS slope after SOAK_WARMUP processed frames bounded by RSS_BOUND MiB per
 1,000 processed frames.
 
 The bound separates a flat node (about 0.2 MiB per 1,000 on Kilted, the same on Jazzy since the
@@ -31,7 +32,7 @@ SLOPE = "rss slope after warm-up (MiB per 1,000 processed frames)"
 def test_the_node_stays_flat_over_thousands_of_frames_with_prompt_changes(ros_domain_id, tmp_path):
     record = tmp_path / "soak.json"
     command = [sys.executable, str(SOAK_SCRIPT), "--frames", "0", "--processed", str(SOAK_PROCESSED), "--warmup", str(SOAK_WARMUP)]
-    command += ["--prompt-every", str(PROMPT_EVERY), "--rss-bound", str(RSS_BOUND), "--json", str(record), "--node-log", str(tmp_path / "node.log")]
+    command += ["--paced", "--prompt-every", str(PROMPT_EVERY), "--rss-bound", str(RSS_BOUND), "--json", str(record), "--node-log", str(tmp_path / "node.log")]
     env = dict(os.environ, SAM3_SOAK_ROS_DOMAIN_ID=str(ros_domain_id), HF_HUB_OFFLINE="1")
 
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1700)
