@@ -121,11 +121,7 @@ class PlainStream:
         self.frame_idx += 1
         self.mask_logits = {obj_id: logits.float() for obj_id, logits in output.obj_id_to_mask.items()}  # low resolution
         height, width = frame.shape[:2]
-        return {
-            obj_id: masks_at_source_size(logits, height, width)[0].numpy()
-            for obj_id, logits in output.obj_id_to_mask.items()
-        }
-
+        return {obj_id: masks_at_source_size(logits, height, width)[0].numpy() for obj_id, logits in output.obj_id_to_mask.items()}
 
     def before_frame(self) -> None:
         pass

@@ -24,8 +24,7 @@ def session_size(session) -> dict[str, int]:
     return {
         "pixel frames": len(session.processed_frames or {}),
         "tracker outputs": sum(
-            len(outputs["cond_frame_outputs"]) + len(outputs["non_cond_frame_outputs"])
-            for outputs in session.output_dict_per_obj.values()
+            len(outputs["cond_frame_outputs"]) + len(outputs["non_cond_frame_outputs"]) for outputs in session.output_dict_per_obj.values()
         ),
         "frames tracked": sum(len(frames) for frames in session.frames_tracked_per_obj.values()),
         "tracker scores by frame": len(session.obj_id_to_tracker_score_frame_wise),

@@ -59,7 +59,9 @@ def assert_detection_differs(a, b) -> None:
 
 def assert_same_detection(a, b, atol=0.0) -> None:
     for name in ("pred_logits", "pred_boxes", "pred_masks", "presence_logits"):
-        torch.testing.assert_close(getattr(a, name), getattr(b, name), atol=atol, rtol=atol, msg=lambda detail, name=name: f"{name}: {detail}")
+        torch.testing.assert_close(
+            getattr(a, name), getattr(b, name), atol=atol, rtol=atol, msg=lambda detail, name=name: f"{name}: {detail}"
+        )
 
 
 def test_the_full_torch_set_runs_the_exemplar_tests():
@@ -136,7 +138,7 @@ def test_text_with_exemplars_equals_transformers_sam3_image_path(make_tracker, d
     xyxy = [[20.0, 30.0, 70.0, 100.0], [0.0, 0.0, float(size), float(size)]]
     labels = [1, 0]
     tracker = make_tracker()
-    tracker.add_prompts([PromptRequest("red cup", tuple(ExemplarBox(*box, positive=bool(l)) for box, l in zip(xyxy, labels)))])
+    tracker.add_prompts([PromptRequest("red cup", tuple(ExemplarBox(*box, positive=bool(label)) for box, label in zip(xyxy, labels)))])
     tracker.process(frame)
     engine_output = detector_calls[0].output
 

@@ -38,7 +38,6 @@ class OutOfMemoryWhileAddingObjects:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected by the test)")
 
 
-
 def run(frames, fail: bool):
     """person on frames 0-2; bicycle added before frame 3, which fails (fail=True) or is left out."""
     model, tokenizer = build_tiny_sam3()

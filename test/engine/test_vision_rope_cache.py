@@ -3,7 +3,7 @@
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from transformers.models.sam3.modeling_sam3 import Sam3ViTRotaryEmbedding, Sam3VisionModel
+from transformers.models.sam3.modeling_sam3 import Sam3VisionModel, Sam3ViTRotaryEmbedding
 
 from sam3_ros.engine.tiny_model import build_tiny_sam3
 

@@ -37,7 +37,9 @@ def test_a_clicked_object_is_what_transformers_tracker_computes_for_the_same_cli
 
     tracker.process(bikes_frames[1])
     reference.propagate(1)
-    _assert_same_logits("next frame", _outputs(tracker, track_id)["non_cond_frame_outputs"][1], reference.outputs["non_cond_frame_outputs"][1])
+    _assert_same_logits(
+        "next frame", _outputs(tracker, track_id)["non_cond_frame_outputs"][1], reference.outputs["non_cond_frame_outputs"][1]
+    )
 
 
 def test_a_refined_object_is_what_transformers_tracker_computes_for_the_same_clicks(make_tracker, bikes_frames):
@@ -69,7 +71,9 @@ def test_a_refined_object_is_what_transformers_tracker_computes_for_the_same_cli
     reference.outputs["cond_frame_outputs"][1] = reference.outputs["non_cond_frame_outputs"].pop(1)
     tracker.process(bikes_frames[2])
     reference.propagate(2)
-    _assert_same_logits("next frame", _outputs(tracker, track_id)["non_cond_frame_outputs"][2], reference.outputs["non_cond_frame_outputs"][2])
+    _assert_same_logits(
+        "next frame", _outputs(tracker, track_id)["non_cond_frame_outputs"][2], reference.outputs["non_cond_frame_outputs"][2]
+    )
 
 
 class _ReferenceTracker:

@@ -80,8 +80,24 @@ def test_what_would_fail_on_a_gpu_fails_here():
 
 def run_benchmark(out: Path) -> subprocess.CompletedProcess:
     """The tests' tiny model, one small point, one counted frame: about 10 s of CPU."""
-    command = [sys.executable, str(BENCHMARKS / "launch_count.py"), "--architecture", "tiny", "--grid", "1x2",
-               "--warmup", "1", "--frames", "1", "--resolution", "320x180", "--threads", "1", "--json", str(out)]
+    command = [
+        sys.executable,
+        str(BENCHMARKS / "launch_count.py"),
+        "--architecture",
+        "tiny",
+        "--grid",
+        "1x2",
+        "--warmup",
+        "1",
+        "--frames",
+        "1",
+        "--resolution",
+        "320x180",
+        "--threads",
+        "1",
+        "--json",
+        str(out),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 

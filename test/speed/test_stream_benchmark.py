@@ -13,8 +13,24 @@ PERCENTILES = {"p50", "p95", "p99", "mean"}
 
 def test_tiny_benchmark_runs_and_writes_both_implementations(tmp_path):
     out = tmp_path / "bench.json"
-    command = [sys.executable, str(BENCHMARK), "--tiny", "--frames", "6", "--warmup", "2", "--grid", "1x1,2x4",
-               "--resolution", "320x180", "--threads", "1", "--profile", "--json", str(out)]
+    command = [
+        sys.executable,
+        str(BENCHMARK),
+        "--tiny",
+        "--frames",
+        "6",
+        "--warmup",
+        "2",
+        "--grid",
+        "1x1,2x4",
+        "--resolution",
+        "320x180",
+        "--threads",
+        "1",
+        "--profile",
+        "--json",
+        str(out),
+    ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "mean nothing" in run.stdout  # the tiny mode says so, loudly

@@ -130,9 +130,7 @@ def _image_msg(rgb: np.ndarray, encoding: str, stamp_ns: int, frame_id: str = "c
 def _compressed_msg(rgb: np.ndarray, stamp_ns: int, frame_id: str = "camera"):
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     assert ok
-    return KILTED.types["sensor_msgs/msg/CompressedImage"](
-        header=_header(stamp_ns, frame_id), format="jpeg", data=jpeg.reshape(-1)
-    )
+    return KILTED.types["sensor_msgs/msg/CompressedImage"](header=_header(stamp_ns, frame_id), format="jpeg", data=jpeg.reshape(-1))
 
 
 def _header(stamp_ns: int, frame_id: str):

@@ -53,7 +53,20 @@ def _run_fleet_said(*args) -> tuple[int, list[str]]:
 
 
 def _fleet_args(inputs, root, *extra) -> list:
-    return [*inputs, "--prompt", "person", "--prompt", "bicycle", "--model", "tiny-random", "--max-frames", MAX_FRAMES, "--output", root, *extra]
+    return [
+        *inputs,
+        "--prompt",
+        "person",
+        "--prompt",
+        "bicycle",
+        "--model",
+        "tiny-random",
+        "--max-frames",
+        MAX_FRAMES,
+        "--output",
+        root,
+        *extra,
+    ]
 
 
 def _manifest(root: Path) -> dict:
@@ -117,8 +130,13 @@ def fleet_inputs(tmp_path_factory, small_bikes_frames, bag_messages, write_bag) 
     """A folder of recordings as robots leave them: two runs of the same name, a corrupt file, notes."""
     folder = tmp_path_factory.mktemp("fleet_inputs")
     stamps = [1_700_000_000_000_000_000 + i * 100_000_000 for i in range(len(small_bikes_frames))]
-    write_bag(folder / "robot1" / "run_0412", {"/camera/image_raw": [bag_messages.image(f, "rgb8", s) for f, s in zip(small_bikes_frames, stamps)]})
-    write_bag(folder / "robot2" / "run_0412", {"/camera/image_raw": [bag_messages.compressed(f, s) for f, s in zip(small_bikes_frames, stamps)]})
+    write_bag(
+        folder / "robot1" / "run_0412",
+        {"/camera/image_raw": [bag_messages.image(f, "rgb8", s) for f, s in zip(small_bikes_frames, stamps)]},
+    )
+    write_bag(
+        folder / "robot2" / "run_0412", {"/camera/image_raw": [bag_messages.compressed(f, s) for f, s in zip(small_bikes_frames, stamps)]}
+    )
     grey = np.zeros((8, 8, 3), dtype=np.uint8)
     write_bag(folder / "robot3" / "yuv_camera", {"/camera/image_raw": [bag_messages.image(grey, "yuv422", s) for s in stamps[:3]]})
     (folder / "robot3" / "broken.mcap").write_bytes(b"\x89MCAP0\r\n truncated by a power cut")
@@ -176,7 +194,9 @@ def test_progress_tells_each_recordings_outcome_and_sums_up_the_run(fleet_run):
     for name in ("broken", "yuv_camera"):  # found unreadable while planning, and by its task
         entry = recordings[name]
         assert f"failed   {entry['input']}: {entry['reason']}" in said
-    assert said[-1] == f"sam3-ros-annotate-fleet: 3 done, 0 skipped, 2 failed, 0 stopped, 0 pending -> {fleet_run['root'] / 'manifest.json'}"
+    assert (
+        said[-1] == f"sam3-ros-annotate-fleet: 3 done, 0 skipped, 2 failed, 0 stopped, 0 pending -> {fleet_run['root'] / 'manifest.json'}"
+    )
     # The bar, over the recordings given to Ray (the one refused while planning is not among them).
     assert any(line.startswith("4 recordings: 100%") and "frame/s" in line and "done 3, failed 1" in line for line in said)
 
@@ -230,7 +250,9 @@ def ray_tmpdir_with_a_clusters_address():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_ctrl_c_in_a_terminal_stops_at_a_checkpoint_and_the_same_command_resumes(tmp_path, tool_env, bikes_path, bikes_run, ray_tmpdir_with_a_clusters_address):
+def test_ctrl_c_in_a_terminal_stops_at_a_checkpoint_and_the_same_command_resumes(
+    tmp_path, tool_env, bikes_path, bikes_run, ray_tmpdir_with_a_clusters_address
+):
     root = tmp_path / "root"
     args = _fleet_args([bikes_path], root, "--checkpoint-every", 1000, "--num-cpus", 2)
     # The installed executable with its own Ray, in its own session: Ctrl-C in a terminal reaches

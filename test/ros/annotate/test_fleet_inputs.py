@@ -13,14 +13,26 @@ from sam3_ros.annotate.fleet_inputs import InputError, find_recordings, output_n
 @pytest.fixture
 def tree(tmp_path) -> Path:
     """robot1/ with a rosbag2 folder (its .mcap inside is part of it) and a video; robot2/ with loose files."""
-    for path in ("robot1/day1/metadata.yaml", "robot1/day1/day1_0.mcap", "robot1/front.mp4", "robot2/day1.mcap", "robot2/old.db3", "robot2/notes.txt"):
+    for path in (
+        "robot1/day1/metadata.yaml",
+        "robot1/day1/day1_0.mcap",
+        "robot1/front.mp4",
+        "robot2/day1.mcap",
+        "robot2/old.db3",
+        "robot2/notes.txt",
+    ):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_bytes(b"")
     return tmp_path
 
 
 def test_a_folder_is_searched_and_a_rosbag2_folder_is_one_recording(tree):
-    assert find_recordings([str(tree)]) == [tree / "robot1/day1", tree / "robot1/front.mp4", tree / "robot2/day1.mcap", tree / "robot2/old.db3"]
+    assert find_recordings([str(tree)]) == [
+        tree / "robot1/day1",
+        tree / "robot1/front.mp4",
+        tree / "robot2/day1.mcap",
+        tree / "robot2/old.db3",
+    ]
 
 
 def test_globs_and_files_are_taken_once_each(tree):
@@ -91,5 +103,7 @@ def test_a_ray_address_where_nothing_listens_is_refused_at_once_with_what_to_che
 def test_a_malformed_ray_address_is_refused_with_rays_reason(tmp_path, bikes_path, monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "head-node")  # no port; taken when --ray-address is not given
     reason = _refusal(bikes_path, "--prompt", "person", "--output", tmp_path / "out")
-    assert reason.startswith("sam3-ros-annotate-fleet: cannot join the Ray cluster at head-node: Invalid address format: head-node; check the address")
+    assert reason.startswith(
+        "sam3-ros-annotate-fleet: cannot join the Ray cluster at head-node: Invalid address format: head-node; check the address"
+    )
     assert not ray.is_initialized()

@@ -17,8 +17,7 @@ def recording(tmp_path_factory, small_bikes_frames, bag_messages, write_bag):
     """An MCAP rosbag2 folder: rgb8 and bgr8 Images on one topic, JPEGs of the same frames on another."""
     assert len(small_bikes_frames) == FRAMES
     images = [
-        bag_messages.image(rgb, "rgb8" if i % 2 else "bgr8", STAMPS_NS[i], "camera_optical")
-        for i, rgb in enumerate(small_bikes_frames)
+        bag_messages.image(rgb, "rgb8" if i % 2 else "bgr8", STAMPS_NS[i], "camera_optical") for i, rgb in enumerate(small_bikes_frames)
     ]
     jpegs = [bag_messages.compressed(rgb, STAMPS_NS[i], "camera_optical") for i, rgb in enumerate(small_bikes_frames)]
     path = tmp_path_factory.mktemp("recording") / "bag"

@@ -56,8 +56,7 @@ def test_pycocotools_decodes_every_segmentation_to_the_frame_size(bikes_run, bik
 def test_rosbags_reads_one_message_per_frame_stamped_as_the_source(bikes_run, bikes_expected):
     vis = _vis(bikes_run)
     tracks_per_frame = [
-        sorted(a["track_id"] for a in vis["annotations"] if a["segmentations"][frame] is not None)
-        for frame in range(bikes_expected.frames)
+        sorted(a["track_id"] for a in vis["annotations"] if a["segmentations"][frame] is not None) for frame in range(bikes_expected.frames)
     ]
     with AnyReader([bikes_run / "instances.mcap"]) as reader:
         assert list(reader.topics) == ["/sam3/instances"]
