@@ -1,0 +1,1 @@
+"""Training a tiny SAM 3 from scratch on synthetic scenes (dev tooling: tools/train_tiny_sam3.py)."""
