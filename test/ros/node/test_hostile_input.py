@@ -4,11 +4,15 @@ running node, then a check that valid frames still give correct output with stab
 Each property runs a bounded number of examples (deadline off: a frame of the tiny model takes
 0.2-3 s on a loaded CPU), so the module stays within CI's time. After every example the node
 process must be alive and answer ~/get_prompts; a refused request must say why and change nothing.
+Each random image is sent once the node has dealt with the previous one, so none is replaced unseen.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sam3_ros.msg import ConceptPrompt
@@ -23,7 +27,8 @@ NODE_PARAMETERS = {"max_prompt_requests_per_second": 0.0}
 MAX_PROMPT_LENGTH = 120  # config/sam3.yaml
 NODE_EXAMPLES = 30
 PURE_EXAMPLES = 300
-SETTLE_S = 0.1  # lets the inference thread pick up an image before the next one replaces it
+# Every image the node takes is processed (an InstanceArray) or counted in its diagnostics.
+HANDLED_COUNTERS = ("rejected images (total)", "inference errors (total)")
 CONSISTENT_BYTES = 64 * 64 * 4  # consistent images stay this small; inconsistent ones may claim any size
 UINT32 = 2**32 - 1
 
@@ -136,13 +141,38 @@ def assert_valid_frames_tracked(client, sam3_node, footage):
     assert "Traceback" not in sam3_node.log_text()
 
 
+def handled_count(client, status) -> int:
+    values = client.report_values(status)
+    return sum(int(values[name]) for name in HANDLED_COUNTERS)
+
+
+@pytest.fixture(scope="module")
+def handled(client):
+    """A list holding the node's handled count (HANDLED_COUNTERS) by its latest report, diagnostics subscribed."""
+    client.subscribe_diagnostics()
+    report = client.wait_for_diagnostic(lambda s: True, client.REPORT_TIMEOUT_S, "a diagnostics report")
+    return [handled_count(client, report)]
+
+
 @NODE_SETTINGS
 @given(msg=images())
-def test_random_images_never_stop_the_node(client, sam3_node, msg):
+def test_random_images_never_stop_the_node(client, sam3_node, handled, msg):
     msg.header.stamp = client.next_stamp()
     msg.header.frame_id = client.FRAME_ID
+    published_at = time.monotonic()
     client.publish(msg)
-    client.spin_for(SETTLE_S)
+
+    # Dealt with: an InstanceArray for it, or a report since counting it (rejected, or failed).
+    def dealt_with():
+        if client.result_for(msg.header.stamp) is not None:
+            return True
+        counts = [handled_count(client, status) for t, status in client.diagnostics if t >= published_at]
+        if counts and max(counts) > handled[0]:
+            handled[0] = max(counts)
+            return True
+        return False
+
+    client.spin_until(dealt_with, client.RESULT_TIMEOUT_S, "the node to process the image or count it in its diagnostics")
     assert_node_answers(client, sam3_node)
 
 
@@ -161,8 +191,14 @@ def _request(mode: int, prompts, prompt_ids=()) -> SetPrompts.Request:
 @example(request=_request(REPLACE, [ConceptPrompt(text=f"thing {i}") for i in range(5000)]))
 @example(request=_request(7, [ConceptPrompt(text="car")]))
 @example(request=_request(REMOVE, [], [UINT32]))
-@example(request=_request(ADD, [ConceptPrompt(text="car", exemplar_boxes=[RegionOfInterest(width=5, height=5)], exemplar_labels=[True, False])]))
-@example(request=_request(ADD, [ConceptPrompt(text="car", exemplar_boxes=[RegionOfInterest(x_offset=UINT32, y_offset=UINT32, width=UINT32, height=UINT32)])]))
+@example(
+    request=_request(ADD, [ConceptPrompt(text="car", exemplar_boxes=[RegionOfInterest(width=5, height=5)], exemplar_labels=[True, False])])
+)
+@example(
+    request=_request(
+        ADD, [ConceptPrompt(text="car", exemplar_boxes=[RegionOfInterest(x_offset=UINT32, y_offset=UINT32, width=UINT32, height=UINT32)])]
+    )
+)
 @given(request=prompt_requests())
 def test_random_prompt_requests_are_answered_and_refusals_change_nothing(client, sam3_node, request):
     before = assert_node_answers(client, sam3_node)
@@ -178,8 +214,6 @@ def test_random_prompt_requests_are_answered_and_refusals_change_nothing(client,
     assert all(text and len(text) <= MAX_PROMPT_LENGTH and text.isprintable() for _, text in after), after
     restore = client.set_prompts(REPLACE, client.START_PROMPTS)
     assert restore.success, restore.message
-
-
 
 
 def test_valid_frames_tracked_after_random_requests(client, sam3_node, footage):

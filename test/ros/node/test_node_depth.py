@@ -37,7 +37,6 @@ INVALID_COLUMNS = slice(3, None, 7)  # no measurement
 DEPTH_OFFSET_NS, INFO_OFFSET_NS = 3_000_000, -4_000_000  # within the default slop of 50 ms
 POSITION_TOLERANCE_M = 1e-3
 DEPTH_TOLERANCE_M = 1e-5
-NO_RESULT_WAIT_S = 2.0
 
 
 def scene(with_box: bool) -> np.ndarray:
@@ -78,14 +77,27 @@ def process_with_depth(client, rgb, depth_m, encoding="16UC1", depth_offset_ns=D
     return colour, depth, client.wait_for_result(colour.header.stamp)
 
 
+def confirm_tracks(client, frames) -> None:
+    """confirm_frames frames with depth: then results carry an instance per start prompt."""
+    for frame in frames[: client.CONFIRM_FRAMES]:
+        _, _, result = process_with_depth(client, frame, scene(with_box=False))
+    assert sorted(i.prompt_text for i in result.instances) == sorted(client.START_PROMPTS), result.instances
+
+
 @pytest.fixture(scope="module")
 def tracking(client, footage):
     """Tracks confirmed (confirm_frames frames with depth), so that results carry instances."""
     frames = colour_frames(footage)
-    for frame in frames[: client.CONFIRM_FRAMES]:
-        _, _, result = process_with_depth(client, frame, scene(with_box=False))
-    assert sorted(i.prompt_text for i in result.instances) == sorted(client.START_PROMPTS), result.instances
+    confirm_tracks(client, frames)
     return frames
+
+
+@pytest.fixture
+def tracks_restored(client, tracking):
+    """For a test that ends tracks: afterwards the start prompts are tracked again, as `tracking` left them."""
+    yield tracking
+    client.reset_to_start()
+    confirm_tracks(client, tracking)
 
 
 def test_node_subscribes_to_depth_with_the_fallback_synchroniser(client, sam3_node):
@@ -124,14 +136,24 @@ def test_positions_match_the_known_geometry(client, tracking, encoding, with_box
 
 
 def test_colour_without_matching_depth_is_not_processed(client, tracking):
-    """A colour frame whose depth is further away in time than the slop never forms a set."""
+    """A colour frame whose depth is further away in time than the slop never forms a set.
+
+    A matched set sent right after them is processed. The node takes frames in the order they
+    come and keeps only the newest: had the others formed a set, it would have been processed first
+    (its result here before the matched one's) or been replaced by the matched one, which the node
+    counts as a dropped frame.
+    """
+    client.subscribe_diagnostics()
+    report = client.wait_for_diagnostic(lambda s: True, client.REPORT_TIMEOUT_S, "a diagnostics report")
+    dropped = int(client.report_values(report)["dropped frames (total)"])
     far_ns = 200_000_000  # 0.2 s, more than depth_sync_slop (0.05 s)
     colour, _depth = client.publish_with_depth(tracking[0], scene(False), "16UC1", K_DEPTH, far_ns, far_ns)
     lone = client.publish_frame(tracking[1])
-    client.spin_for(NO_RESULT_WAIT_S)
-    assert client.result_for(colour.header.stamp) is None and client.result_for(lone.header.stamp) is None
     _, _, result = process_with_depth(client, tracking[2], scene(False))  # and matched sets still are
     assert result.instances
+    assert client.result_for(colour.header.stamp) is None and client.result_for(lone.header.stamp) is None
+    report = client.wait_for_diagnostic(lambda s: True, client.REPORT_TIMEOUT_S, "a diagnostics report after the matched set")
+    assert int(client.report_values(report)["dropped frames (total)"]) == dropped, "a frame was replaced unseen"
 
 
 def test_unusable_depth_gives_instances_without_position(client, sam3_node, tracking):
@@ -152,12 +174,13 @@ def _markers_for(client, stamp):
     return next((a for a in client.marker_arrays if a.markers and a.markers[0].header.stamp == stamp), None)
 
 
-def test_markers_follow_the_tracks(client, tracking):
+def test_markers_follow_the_tracks(client, tracks_restored):
+    tracking = tracks_restored
     client.subscribe_markers()
     # The node builds markers only once it sees a subscriber: go on until a frame has some.
     for frame in tracking[5:12]:
         _, depth, result = process_with_depth(client, frame, scene(True))
-        markers = client.spin_until(lambda: _markers_for(client, depth.header.stamp), 10.0, "markers", fail=False)
+        markers = client.spin_until(lambda depth=depth: _markers_for(client, depth.header.stamp), 10.0, "markers", fail=False)
         if markers:
             break
     else:

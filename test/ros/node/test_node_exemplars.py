@@ -4,6 +4,9 @@ the next processed frame, a prompt that gets boxes keeps its id and tracks, empt
 With confirm_frames 1 a new object is published on the frame it is detected, so its mask is what the
 detector made of that frame: the same frame with the same prompt always gives the same mask, and a
 different one is the boxes' doing.
+
+The tests share one node; each starts from the start set (the `fresh` fixture: the start prompts,
+new tracks), so they run alone and in any order.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from sam3_ros.outputs.mask_encoding import decode_mask
 
 REPLACE, ADD = SetPrompts.Request.REPLACE, SetPrompts.Request.ADD
 NODE_PARAMETERS = {"confirm_frames": 1}
-pytestmark = pytest.mark.skipif(not EXEMPLARS_SUPPORTED, reason="exemplar boxes need torchvision's roi_align")
+pytestmark = [
+    pytest.mark.skipif(not EXEMPLARS_SUPPORTED, reason="exemplar boxes need torchvision's roi_align"),
+    pytest.mark.usefixtures("fresh"),
+]
 
 
 def with_box(text: str, x: int, y: int, width: int, height: int, positive: bool = True) -> ConceptPrompt:
@@ -55,8 +61,6 @@ def test_boxes_change_what_is_detected_on_the_next_frame(client, sam3_node, foot
 
 
 def test_boxes_for_an_active_prompt_keep_its_id_and_track_and_are_spent_after_one_frame(client, footage):
-    response = client.set_prompts(REPLACE, list(client.START_PROMPTS))
-    assert response.success, response.message
     for frame in footage[:3]:
         _, before = client.process(frame)
     ids = {p.text: p.id for p in client.get_prompts()}
@@ -85,8 +89,14 @@ def test_a_box_covering_the_whole_frame_is_accepted(client, footage):
 @pytest.mark.parametrize("width, height", [(0, 10), (10, 0)])
 def test_a_zero_area_box_is_refused_with_the_reason(client, sam3_node, width, height):
     before = [(p.id, p.text, p.exemplar_count) for p in client.get_prompts()]
-    response = client.set_prompts(ADD, prompts=[with_box("person", 5, 5, width, height)])
-    assert response.success is False
-    assert "zero area" in response.message, response.message
-    assert [(p.id, p.text, p.exemplar_count) for p in response.active_prompts] == before
+
+    refused = client.set_prompts(ADD, prompts=[with_box("person", 5, 5, width, height)])
+    accepted = client.set_prompts(ADD, prompts=[with_box("person", 5, 5, 10, 10)])  # the same box with an area
+
+    assert refused.success is False
+    box = (5.0, 5.0, 5.0 + width, 5.0 + height)  # x_min, y_min, x_max, y_max
+    assert f"exemplar box {box} of prompt 'person' has zero area" in refused.message, refused.message
+    assert [(p.id, p.text, p.exemplar_count) for p in refused.active_prompts] == before
+    assert accepted.success, accepted.message
+    assert [(p.id, p.text, p.exemplar_count) for p in accepted.active_prompts] == [(i, t, 1 if t == "person" else n) for i, t, n in before]
     assert sam3_node.alive()

@@ -1,19 +1,28 @@
 """~/set_prompts and ~/get_prompts on the running node: ADD, REMOVE (by text and by id), REPLACE, refusals
 that leave the active set alone, and the `prompts` parameter kept in sync.
 
-The tests of this module share one node and run in file order: the refusals first (they must not
-change anything), then one scenario that changes the prompt set step by step while frames flow.
+The tests share one node; each starts from the start set (the `fresh` fixture: the start prompts,
+new tracks), so they run alone and in any order. Each refusal is followed by the same request
+without its fault, which must be accepted.
 """
 
 from __future__ import annotations
 
 import pytest
+from lifecycle_msgs.msg import Transition
 from rclpy.parameter import Parameter
 from sam3_ros.msg import ConceptPrompt
 from sam3_ros.srv import SetPrompts
 from sensor_msgs.msg import RegionOfInterest
 
+from sam3_ros.engine.concept_tracker import EXEMPLARS_SUPPORTED
+
 REPLACE, ADD, REMOVE = SetPrompts.Request.REPLACE, SetPrompts.Request.ADD, SetPrompts.Request.REMOVE
+# Each refusal, its fix and the reset before the next test come faster than from a person: no rate
+# limit on this module's node (test_node_request_limits.py tests it).
+NODE_PARAMETERS = {"max_prompt_requests_per_second": 0.0}
+SERVICE_GONE_TIMEOUT_S = 10.0
+pytestmark = pytest.mark.usefixtures("fresh")
 
 
 def active(prompts) -> list[tuple[int, str]]:
@@ -58,43 +67,78 @@ def _texts(*texts):
     return [ConceptPrompt(text=text) for text in texts]
 
 
-# (id, mode, prompts, prompt_ids, a phrase the refusal must contain); max_prompts is 16 in config/sam3.yaml
+def _box(labels) -> list[ConceptPrompt]:
+    return [ConceptPrompt(text="car", exemplar_boxes=[RegionOfInterest(x_offset=1, y_offset=1, width=5, height=5)], exemplar_labels=labels)]
+
+
+KNOWN = "the id of an active prompt"  # in prompt_ids: filled in when the test runs
+MAX_PROMPTS, MAX_PROMPT_LENGTH = 16, 120  # config/sam3.yaml
+
+# (id, (mode, prompts, prompt_ids) refused, a phrase its refusal must contain, the same request without the fault)
 INVALID_REQUESTS = [
-    ("empty text", ADD, _texts(""), [], "empty"),
-    ("whitespace text", ADD, _texts(" \t\n "), [], "empty"),
-    ("10 kB text", ADD, _texts("x" * 10_240), [], "10240 characters"),
-    ("control character", ADD, _texts("red\x07cup"), [], "control characters"),
-    ("valid and empty together", ADD, _texts("car", ""), [], "empty"),
-    ("unknown mode 7", 7, _texts("car"), [], "unknown mode 7"),
-    ("remove unknown id", REMOVE, [], [987_654], "987654"),
-    ("remove known and unknown id", REMOVE, [], [1, 987_654], "987654"),
-    ("remove unknown text", REMOVE, _texts("giraffe"), [], "giraffe"),
-    ("add 20 prompts", ADD, _texts(*(f"thing {i}" for i in range(20))), [], "max_prompts"),
-    ("replace with 20 prompts", REPLACE, _texts(*(f"thing {i}" for i in range(20))), [], "max_prompts"),
-    ("replace with an empty text", REPLACE, _texts("person", ""), [], "empty"),
+    ("empty text", (ADD, _texts(""), []), "prompt text is empty", (ADD, _texts("car"), [])),
+    ("whitespace text", (ADD, _texts(" \t\n "), []), "prompt text is empty", (ADD, _texts(" car "), [])),
+    (
+        "10 kB text",
+        (ADD, _texts("x" * 10_240), []),
+        f"prompt text is 10240 characters, longer than the limit of {MAX_PROMPT_LENGTH} (parameter max_prompt_length)",
+        (ADD, _texts("x" * MAX_PROMPT_LENGTH), []),
+    ),
+    ("control character", (ADD, _texts("red\x07cup"), []), "prompt text contains control characters", (ADD, _texts("red cup"), [])),
+    ("valid and empty together", (ADD, _texts("car", ""), []), "prompt text is empty", (ADD, _texts("car"), [])),
+    ("unknown mode 7", (7, _texts("car"), []), "unknown mode 7: use REPLACE=0, ADD=1 or REMOVE=2", (ADD, _texts("car"), [])),
+    ("remove unknown id", (REMOVE, [], [987_654]), "no active prompt has id 987654", (REMOVE, [], [KNOWN])),
+    ("remove known and unknown id", (REMOVE, [], [KNOWN, 987_654]), "no active prompt has id 987654", (REMOVE, [], [KNOWN])),
+    ("remove unknown text", (REMOVE, _texts("giraffe"), []), "no active prompt has the text 'giraffe'", (REMOVE, _texts("bicycle"), [])),
+    (
+        "add 20 prompts",
+        (ADD, _texts(*(f"thing {i}" for i in range(20))), []),
+        f"2 active + 20 new exceeds the limit of {MAX_PROMPTS} (parameter max_prompts)",
+        (ADD, _texts(*(f"thing {i}" for i in range(MAX_PROMPTS - 2))), []),
+    ),
+    (
+        "replace with 20 prompts",
+        (REPLACE, _texts(*(f"thing {i}" for i in range(20))), []),
+        f"20 prompts exceed the limit of {MAX_PROMPTS} (parameter max_prompts)",
+        (REPLACE, _texts(*(f"thing {i}" for i in range(MAX_PROMPTS))), []),
+    ),
+    ("replace with an empty text", (REPLACE, _texts("person", ""), []), "prompt text is empty", (REPLACE, _texts("person"), [])),
     (
         "exemplar labels do not match boxes",
-        ADD,
-        [ConceptPrompt(text="car", exemplar_boxes=[RegionOfInterest(x_offset=1, y_offset=1, width=5, height=5)], exemplar_labels=[True, False])],
-        [],
-        "1 exemplar boxes but 2 labels",
+        (ADD, _box([True, False]), []),
+        "prompt 'car' has 1 exemplar boxes but 2 labels",
+        (ADD, _box([True]), []),
     ),
 ]
 
 
+def _request(client, mode, prompts, prompt_ids, known: int):
+    return client.set_prompts(mode, prompts=prompts, prompt_ids=[known if i is KNOWN else i for i in prompt_ids])
+
+
 @pytest.mark.parametrize(
-    "mode, prompts, prompt_ids, phrase", [case[1:] for case in INVALID_REQUESTS], ids=[case[0] for case in INVALID_REQUESTS]
+    "refused_request, reason, fixed_request", [case[1:] for case in INVALID_REQUESTS], ids=[case[0] for case in INVALID_REQUESTS]
 )
-def test_invalid_request_is_refused_and_changes_nothing(client, sam3_node, mode, prompts, prompt_ids, phrase):
+def test_invalid_request_is_refused_and_changes_nothing(client, sam3_node, refused_request, reason, fixed_request):
     before = active(client.get_prompts())
-    response = client.set_prompts(mode, prompts=prompts, prompt_ids=prompt_ids)
+    known = before[-1][0]
+
+    response = _request(client, *refused_request, known)
+
     assert response.success is False
-    assert response.message.strip(), "a refusal must say why"
-    assert phrase in response.message, response.message
+    assert reason in response.message, response.message
     assert active(response.active_prompts) == before
     assert active(client.get_prompts()) == before
     assert_prompt_parameter(client, [text for _, text in before])
     assert sam3_node.alive()
+
+    fixed = _request(client, *fixed_request, known)
+    if fixed_request[1] and fixed_request[1][0].exemplar_boxes and not EXEMPLARS_SUPPORTED:
+        # Without torchvision the box itself is refused next: the labels are no longer the reason.
+        assert not fixed.success and "need torchvision" in fixed.message and reason not in fixed.message, fixed.message
+    else:
+        assert fixed.success, f"the request without its fault was refused too: {fixed.message}"
+        assert active(fixed.active_prompts) != before
 
 
 def test_prompt_changes_keep_other_tracks(client, footage):
@@ -186,7 +230,7 @@ def test_prompt_changes_keep_other_tracks(client, footage):
 
 
 def test_prompts_parameter_replaces_the_prompt_set(client):
-    """`ros2 param set /sam3 prompts [...]` is a REPLACE; other parameters are read at configure only."""
+    """`ros2 param set /sam3 prompts [...]` is a REPLACE, refused (changing nothing) beyond max_prompts."""
     response = client.set_prompts(REPLACE, ["person"])
     assert response.success, response.message
     before = {p.text: p.id for p in response.active_prompts}
@@ -196,11 +240,56 @@ def test_prompts_parameter_replaces_the_prompt_set(client):
     after = {p.text: p.id for p in client.get_prompts()}
     assert after["person"] == before["person"] and set(after) == {"person", "traffic light"}
 
-    result = client.set_parameter(Parameter("prompts", Parameter.Type.STRING_ARRAY, [f"thing {i}" for i in range(20)]))
-    assert not result.successful and "max_prompts" in result.reason
+    too_many = client.set_parameter(Parameter("prompts", Parameter.Type.STRING_ARRAY, [f"thing {i}" for i in range(20)]))
+    assert not too_many.successful
+    assert f"20 prompts exceed the limit of {MAX_PROMPTS} (parameter max_prompts)" in too_many.reason, too_many.reason
     assert {p.text: p.id for p in client.get_prompts()} == after
     assert_prompt_parameter(client, ["person", "traffic light"])
 
-    result = client.set_parameter(Parameter("confirm_frames", Parameter.Type.INTEGER, 7))
-    assert not result.successful and "read at configure" in result.reason and "cleanup" in result.reason, result.reason
+    most = [f"thing {i}" for i in range(MAX_PROMPTS)]
+    result = client.set_parameter(Parameter("prompts", Parameter.Type.STRING_ARRAY, most))
+    assert result.successful, result.reason
+    assert [p.text for p in client.get_prompts()] == most
+
+
+def _walk_to_active(client, confirm_frames: int) -> None:
+    """From any state: deactivate and clean up as far as needed, set confirm_frames, configure and
+    activate; returns connected to the new topics and services."""
+    state = client.lifecycle_state()
+    if state == "active":
+        assert client.change_state(Transition.TRANSITION_DEACTIVATE)
+        state = "inactive"
+    if state == "inactive":
+        assert client.change_state(Transition.TRANSITION_CLEANUP)
+    # The old topics and services gone first, so that being connected means connected to the new ones.
+    client.spin_until(
+        lambda: (
+            not client.prompt_service_ready()
+            and client.image_pub.get_subscription_count() == 0
+            and client.instances_sub.get_publisher_count() == 0
+        ),
+        SERVICE_GONE_TIMEOUT_S,
+        "the prompt services and the topics to go with cleanup",
+    )
+    result = client.set_parameter(Parameter("confirm_frames", Parameter.Type.INTEGER, confirm_frames))
+    assert result.successful, result.reason
+    assert client.change_state(Transition.TRANSITION_CONFIGURE) and client.change_state(Transition.TRANSITION_ACTIVATE)
+    client.wait_until_connected()
+
+
+def test_a_parameter_read_at_configure_is_refused_until_cleanup(client):
+    """Other parameters than `prompts` change only between cleanup and configure."""
+    refused = client.set_parameter(Parameter("confirm_frames", Parameter.Type.INTEGER, 7))
+    assert not refused.successful
+    assert "confirm_frames is read at configure: deactivate and clean up the node" in refused.reason, refused.reason
     assert client.get_parameters(["confirm_frames"])["confirm_frames"] == client.CONFIRM_FRAMES
+
+    # The same change after deactivate and cleanup is taken (and undone, for the other tests).
+    try:
+        assert client.change_state(Transition.TRANSITION_DEACTIVATE) and client.change_state(Transition.TRANSITION_CLEANUP)
+        accepted = client.set_parameter(Parameter("confirm_frames", Parameter.Type.INTEGER, 7))
+        assert accepted.successful, accepted.reason
+        assert client.get_parameters(["confirm_frames"])["confirm_frames"] == 7
+    finally:
+        _walk_to_active(client, client.CONFIRM_FRAMES)
+    assert client.lifecycle_state() == "active"

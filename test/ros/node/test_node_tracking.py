@@ -1,5 +1,5 @@
 """The node started from config/sam3.yaml tracks real footage: headers, ids, masks, boxes, prompt status,
-and the label and debug images. One node for the module; the tests run in file order on its state."""
+and the label and debug images. One node for the module; each test runs alone or in any order."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def test_node_starts_from_params_file_with_remapping(client, sam3_node):
     assert [p.text for p in client.get_prompts()] == list(client.START_PROMPTS)
 
 
-def test_tracks_real_footage(client, footage):
+def test_tracks_real_footage(fresh, footage):
+    """From new tracks (the fixture `fresh`: the start prompts set again, no results kept)."""
+    client = fresh
     CONFIRM_FRAMES, START_PROMPTS = client.CONFIRM_FRAMES, client.START_PROMPTS
     results = []
     for frame in footage[: CONFIRM_FRAMES + TRACKED_FRAMES]:
@@ -104,7 +106,7 @@ def test_label_and_debug_images(client, footage):
     for frame in attempts:
         image, result = client.process(frame)
         key = (image.header.stamp.sec, image.header.stamp.nanosec)
-        both = lambda: key in client.label_images and key in client.debug_images  # noqa: E731
+        both = lambda key=key: key in client.label_images and key in client.debug_images  # noqa: E731
         if client.spin_until(both, 10.0, "label and debug images", fail=False) and result.instances:
             break
     else:

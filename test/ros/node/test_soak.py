@@ -32,7 +32,17 @@ SLOPE = "rss slope after warm-up (MiB per 1,000 processed frames)"
 def test_the_node_stays_flat_over_thousands_of_frames_with_prompt_changes(ros_domain_id, tmp_path):
     record = tmp_path / "soak.json"
     command = [sys.executable, str(SOAK_SCRIPT), "--frames", "0", "--processed", str(SOAK_PROCESSED), "--warmup", str(SOAK_WARMUP)]
-    command += ["--paced", "--prompt-every", str(PROMPT_EVERY), "--rss-bound", str(RSS_BOUND), "--json", str(record), "--node-log", str(tmp_path / "node.log")]
+    command += [
+        "--paced",
+        "--prompt-every",
+        str(PROMPT_EVERY),
+        "--rss-bound",
+        str(RSS_BOUND),
+        "--json",
+        str(record),
+        "--node-log",
+        str(tmp_path / "node.log"),
+    ]
     env = dict(os.environ, SAM3_SOAK_ROS_DOMAIN_ID=str(ros_domain_id), HF_HUB_OFFLINE="1")
 
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1700)

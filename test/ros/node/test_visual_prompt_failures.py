@@ -2,7 +2,8 @@
 GPU, say): the caller gets `success: false` with the error, the engine is as before the call, and
 the service keeps answering. The failure is a real exception raised inside SAM 3's tracker, which
 cannot be reached inside the node's process, so the service half runs here on a node of this
-process with a real engine.
+process with a real engine. Each test builds its own engine and service, so they run alone and in
+any order.
 """
 
 from __future__ import annotations
@@ -55,13 +56,16 @@ def test_a_click_the_tracker_fails_on_is_answered_and_changes_nothing(service_an
 
 def test_a_refinement_the_tracker_fails_on_is_answered_and_the_object_stays(service_and_failure):
     service, failure = service_and_failure
-    track_id = service.on_track_object(TrackObject.Request(box=RIDER_BOX), TrackObject.Response()).track_id
+    tracked = service.on_track_object(TrackObject.Request(box=RIDER_BOX), TrackObject.Response())
+    assert tracked.success, tracked.message
     failure.armed = True
 
-    request = RefineObject.Request(track_id=track_id, points=[Point32(x=90.0, y=20.0)])
+    request = RefineObject.Request(track_id=tracked.track_id, points=[Point32(x=90.0, y=20.0)])
     failed = service.on_refine_object(request, RefineObject.Response())
     refined = service.on_refine_object(request, RefineObject.Response())
 
-    assert not failed.success and "nothing changed" in failed.message
-    assert [o.track_id for o in failed.visual_objects] == [track_id]
+    assert not failed.success
+    assert "the tracker failed on this request, nothing changed: OutOfMemoryError" in failed.message, failed.message
+    assert [o.track_id for o in failed.visual_objects] == [tracked.track_id]
     assert refined.success, refined.message
+    assert [o.track_id for o in refined.visual_objects] == [tracked.track_id]
