@@ -52,6 +52,7 @@ WORKERS="${SAM3_TEST_WORKERS:-3}"
 BASE=$((20 + RANDOM % 6 * 10))
 PYTEST_ARGS=(-n "$WORKERS" --dist loadfile --durations=25 -q ${SEED:+"--randomly-seed=$SEED"})
 
+say "test order: random, --randomly-seed=${SEED:-random} (SAM3_TEST_SEED=N repeats an order)"
 if [ -n "${ROS_DISTRO:-}" ]; then
   DISTROS=("$ROS_DISTRO")
 else

@@ -294,6 +294,17 @@ def sam3_node(ros_domain_id, tmp_path_factory, request):
         finish_node(node)
 
 
+class NewLog:
+    """What a node writes to its log from now on (Sam3Client.new_log)."""
+
+    def __init__(self, node_process):
+        self._path = node_process.log_path
+        self._start = self._path.stat().st_size
+
+    def text(self) -> str:
+        return self._path.read_bytes()[self._start :].decode(errors="replace")
+
+
 class NodeLauncher:
     """Starts nodes (with their clients) inside one test, e.g. to kill and restart one; stops them all after."""
 
@@ -334,6 +345,9 @@ class NodeLauncher:
             client = self._clients.get(id(node))
             if client is not None:
                 client.destroy()
+            elif node.alive() and not node.exit_expected:
+                # Launched, never connected (the test ended first): a SIGINT would land in its imports.
+                node.kill()
             finish_node(node)
 
 
@@ -461,6 +475,10 @@ class Sam3Client:
         except NodeNameNonExistentError:
             return False
         return {f"{NODE_NAME}/set_prompts", f"{NODE_NAME}/get_prompts"} <= services
+
+    def new_log(self) -> NewLog:
+        """The node's log from now on: `.text()` is what it wrote since."""
+        return NewLog(self.node_process)
 
     def wait_until_node_discovered_us(self) -> None:
         """Until the node has discovered every topic endpoint of this client created so far.

@@ -18,17 +18,6 @@ K_DEPTH = np.array([[70.0, 0.0, 39.5], [0.0, 70.0, 29.5], [0.0, 0.0, 1.0]])
 LOG_TIMEOUT_S = 10.0
 
 
-class NewLog:
-    """What the node writes to its log from now on."""
-
-    def __init__(self, node_process):
-        self._path = node_process.log_path
-        self._start = self._path.stat().st_size
-
-    def text(self) -> str:
-        return self._path.read_bytes()[self._start :].decode(errors="replace")
-
-
 def track(client, points):
     request = TrackObject.Request(points=[Point32(x=float(x), y=float(y)) for x, y in points])
     return client.call(TrackObject, f"{client.NODE_NAME}/track_object", request)
@@ -49,7 +38,7 @@ def click_in_3d(publisher, frame_id: str, x: float, y: float, z: float) -> None:
     publisher.publish(point)
 
 
-def wait_for_log(client, log: NewLog, phrase: str) -> str:
+def wait_for_log(client, log, phrase: str) -> str:
     client.spin_until(lambda: phrase in log.text(), LOG_TIMEOUT_S, f"'{phrase}' in the node's log")
     return log.text()
 
@@ -57,7 +46,7 @@ def wait_for_log(client, log: NewLog, phrase: str) -> str:
 def test_clicks_before_the_first_frame_are_refused_and_taken_after_it(client, footage):
     # Before any frame: a click on pixels, and a 3D point on the depth camera's optical axis.
     publisher = clicked_point_publisher(client)
-    log = NewLog(client.node_process)
+    log = client.new_log()
     refused = track(client, points=[(10, 10)])
     click_in_3d(publisher, client.FRAME_ID, 0.0, 0.0, 2.0)
     refusals = wait_for_log(client, log, "clicked point ignored: no image with depth has been processed yet")
@@ -72,7 +61,7 @@ def test_clicks_before_the_first_frame_are_refused_and_taken_after_it(client, fo
     msg, _ = client.publish_with_depth(colour, np.full(DEPTH_SIZE[::-1], 2.0), "32FC1", K_DEPTH)
     client.wait_for_result(msg.header.stamp)
     accepted = track(client, points=[(10, 10)])
-    log = NewLog(client.node_process)
+    log = client.new_log()
     click_in_3d(publisher, client.FRAME_ID, 0.0, 0.0, 2.0)
     wait_for_log(client, log, "tracking visual object")
 

@@ -19,17 +19,6 @@ K_DEPTH = np.array([[70.0, 0.0, 39.5], [0.0, 70.0, 29.5], [0.0, 0.0, 1.0]])
 LOG_TIMEOUT_S = 10.0
 
 
-class NewLog:
-    """What the node writes to its log from now on."""
-
-    def __init__(self, node_process):
-        self._path = node_process.log_path
-        self._start = self._path.stat().st_size
-
-    def text(self) -> str:
-        return self._path.read_bytes()[self._start :].decode(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def clicks(client):
     """A publisher on /clicked_point, where RViz's "Publish Point" tool publishes, matched with the node."""
@@ -48,7 +37,7 @@ def process_with_depth(client, frame):
 
 def click(client, clicks, frame_id: str, x: float, y: float, z: float, wait_for: str) -> str:
     """Publish a clicked point; returns the node's log from the click on, once it holds `wait_for`."""
-    log = NewLog(client.node_process)
+    log = client.new_log()
     point = PointStamped()
     point.header.frame_id = frame_id
     point.point.x, point.point.y, point.point.z = x, y, z

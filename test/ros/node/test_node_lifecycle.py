@@ -44,17 +44,6 @@ def track_ids(result) -> dict[str, int]:
     return {i.prompt_text: i.id for i in result.instances}
 
 
-class NewLog:
-    """What the node writes to its log from now on."""
-
-    def __init__(self, node_process):
-        self._path = node_process.log_path
-        self._start = self._path.stat().st_size
-
-    def text(self) -> str:
-        return self._path.read_bytes()[self._start :].decode(errors="replace")
-
-
 # -- the node's state at start and its diagnostics ---------------------------------------------------
 
 
@@ -193,7 +182,7 @@ def test_starts_unconfigured_without_prompt_services(client, reports, state_at_s
 def test_failed_configure_keeps_the_node_up_and_reports_an_error(client, reports, sam3_node):
     to_unconfigured(client)
     set_parameters(client, model=BROKEN_MODEL)
-    log = NewLog(sam3_node)
+    log = client.new_log()
 
     assert client.change_state(CONFIGURE) is False
     assert client.lifecycle_state() == "unconfigured"
@@ -291,10 +280,10 @@ def test_diagnostics_report_a_stalled_camera_and_its_recovery(client, reports, f
     assert report["device memory in use (MiB)"] == "n/a", report  # CPU
 
 
-def test_cleanup_frees_the_model_and_keeps_the_prompts(client, sam3_node, footage):
+def test_cleanup_frees_the_model_and_keeps_the_prompts(client, footage):
     tracked = to_active_with_tracks(client, footage)
     prompt_ids = {p.text: p.id for p in client.get_prompts()}
-    log = NewLog(sam3_node)
+    log = client.new_log()
 
     transition(client, DEACTIVATE, "inactive")
     transition(client, CLEANUP, "unconfigured")
