@@ -100,8 +100,10 @@ for index in "${!DISTROS[@]}"; do
   fi
   log="$LOGS/$distro.log"
   start=$SECONDS
-  SAM3_TEST_ROS_DOMAIN_ID=$((BASE + 10 * index)) run_pytest "$distro" "${targets[@]}" "${PYTEST_ARGS[@]}" 2>&1 | tee "$log"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  # `if`, not `set -e`: a failed part must still let the next part run and the summary print.
+  if ! SAM3_TEST_ROS_DOMAIN_ID=$((BASE + 10 * index)) run_pytest "$distro" "${targets[@]}" "${PYTEST_ARGS[@]}" 2>&1 | tee "$log"; then
+    status=1
+  fi
   summaries+=("$distro (${targets[*]}, $((SECONDS - start)) s): $(summary_of "$log")")
 done
 

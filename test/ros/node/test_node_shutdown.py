@@ -17,13 +17,15 @@ EXIT_TIMEOUT_S = 30.0
 
 def stream_until_busy(client, footage) -> None:
     """Send frames back to back (one per spin, ~20 a second, far more than the node processes) until
-    the node has published STREAM_RESULTS results for them; the last frame sent is still waiting."""
+    the node has published STREAM_RESULTS results for them: it is still busy with the last ones."""
     first = len(client.results)
     sent = []
 
     def busy() -> bool:
+        if len(client.results) - first >= STREAM_RESULTS:
+            return True
         sent.append(client.publish_frame(footage[len(sent) % len(footage)]).header.stamp)
-        return len(client.results) - first >= STREAM_RESULTS
+        return False
 
     client.spin_until(busy, STREAM_TIMEOUT_S, f"{STREAM_RESULTS} results of a stream of frames")
     streamed = {(s.sec, s.nanosec) for s in sent}
