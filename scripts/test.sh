@@ -5,9 +5,10 @@
 #            node policies, speed, synthetic scenes, import contracts) and test/ros/ (the node in a
 #            real ROS 2 graph, the annotate tools, message conversion);
 #   jazzy    test/ros/ again in the ROS 2 Jazzy environment (set up while Kilted's tests run).
-# Tests run in pytest-xdist workers (SAM3_TEST_WORKERS, default 3) and in a random order whose seed
-# comes from the commit (SAM3_TEST_SEED=N to repeat another run's order; pytest prints it).
-# The last lines are one pytest summary per part.
+# Per distro, the tests run in pytest-xdist workers (SAM3_TEST_WORKERS, default 3), then those marked
+# `serial` (the soak, which measures the node's memory and needs the machine to itself) one by one.
+# The order is random, its seed from the commit (SAM3_TEST_SEED=N repeats another run's order;
+# pytest prints it). The last lines are one pytest summary per part.
 #
 #   ROS_DISTRO=jazzy bash scripts/test.sh          one distro only (every test, in its environment)
 #   bash scripts/test.sh test/ros/node/test_cli.py -k refusal    a pytest command of your own, in
@@ -71,8 +72,10 @@ fi
 
 status=0
 summaries=()
-summary_of() {  # the closing line of a pytest log
-  grep -E '^=+ .*(passed|failed|error|no tests ran).* =+$' "$1" | tail -n 1 || echo "no pytest summary"
+summary_of() {  # the closing line of a pytest log ('1 failed, 234 passed, 50 warnings in 376.51s'; -q drops the ='s)
+  local line
+  line=$(grep -E '^(=+ )?([0-9]+ [a-z]+(, )?)+ in [0-9.]+s|no tests ran' "$1" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')
+  echo "${line:-no pytest summary}"
 }
 
 say "lint: ruff check, ruff format --check"
@@ -98,13 +101,21 @@ for index in "${!DISTROS[@]}"; do
     fi
     cat "$LOGS/setup.log"
   fi
-  log="$LOGS/$distro.log"
-  start=$SECONDS
-  # `if`, not `set -e`: a failed part must still let the next part run and the summary print.
-  if ! SAM3_TEST_ROS_DOMAIN_ID=$((BASE + 10 * index)) run_pytest "$distro" "${targets[@]}" "${PYTEST_ARGS[@]}" 2>&1 | tee "$log"; then
-    status=1
-  fi
-  summaries+=("$distro (${targets[*]}, $((SECONDS - start)) s): $(summary_of "$log")")
+  # The parallel part, then the serial one (tests marked `serial`, the soak, alone on the machine).
+  for part in parallel serial; do
+    if [ "$part" = parallel ]; then
+      args=(-m "not serial" "${PYTEST_ARGS[@]}")
+    else
+      args=(-m serial -p no:xdist --durations=0 -q ${SEED:+"--randomly-seed=$SEED"})
+    fi
+    log="$LOGS/$distro-$part.log"
+    start=$SECONDS
+    # `if`, not `set -e`: a failed part must still let the next part run and the summary print.
+    if ! SAM3_TEST_ROS_DOMAIN_ID=$((BASE + 10 * index)) run_pytest "$distro" "${targets[@]}" "${args[@]}" 2>&1 | tee "$log"; then
+      status=1
+    fi
+    summaries+=("$distro (${targets[*]} $part, $((SECONDS - start)) s): $(summary_of "$log")")
+  done
 done
 
 say "summary"

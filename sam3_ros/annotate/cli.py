@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import signal
 import sys
 from contextlib import closing
 from itertools import chain, islice
@@ -39,6 +38,7 @@ from sam3_ros.engine.frame_preprocessing import FrameError
 from sam3_ros.engine.model_loading import DEFAULT_MODEL, ModelLoadError, load_sam3, resolve_device, resolve_dtype
 from sam3_ros.engine.prompt_registry import PromptError, PromptRegistry, PromptRequest
 from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
+from sam3_ros.node.stop_requests import StopRequests
 from sam3_ros.outputs.debug_overlay import draw_overlay
 from sam3_ros.outputs.mp4_writer import Mp4Writer
 
@@ -61,31 +61,6 @@ class Stopped(Exception):
     def __init__(self, frames_done: int):
         super().__init__(frames_done)
         self.frames_done = frames_done
-
-
-class _StopRequests:
-    """While active, SIGINT and SIGTERM ask the loop to stop after the frame in progress.
-
-    Stopping between frames means the checkpoint always holds a consistent engine state; an
-    interrupted forward pass would leave the tracker's session half updated. A second Ctrl-C stops
-    at once (the last periodic checkpoint then counts).
-    """
-
-    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __enter__(self):
-        self.requested = False
-        self._previous = {sig: signal.signal(sig, self._request) for sig in self._SIGNALS}
-        return self
-
-    def _request(self, signum, frame) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -211,7 +186,7 @@ def _track(frames, tracker: ConceptTracker, journal: Journal, save, start: int, 
     a requested stop (then Stopped is raised).
     """
     frames_done = start
-    with _StopRequests() as stop:
+    with StopRequests() as stop:
         for source in frames:
             result = tracker.process(source.rgb, stamp=source.stamp_ns)
             journal.append(JournalEntry(source.index, source.stamp_ns, source.frame_id, result))

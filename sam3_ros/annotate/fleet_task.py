@@ -12,6 +12,7 @@ import argparse
 import time
 from dataclasses import dataclass
 
+import ray
 from tqdm import tqdm
 
 from sam3_ros.annotate.cli import ANNOTATING, REFUSALS, RunError, Stopped, annotate
@@ -68,11 +69,13 @@ class _BoardBar:
             self._report()
 
     def __exit__(self, *exc) -> None:
-        self._report()
+        # Waited for: the driver reads the board when the task's result arrives, and an actor call
+        # still in flight then would leave the bar short of the frames this attempt did.
+        ray.get(self._report())
 
-    def _report(self) -> None:
-        self._board.report.remote(self._key, self._attempt, self._initial, self._processed)
+    def _report(self) -> ray.ObjectRef:
         self._reported_at = time.monotonic()
+        return self._board.report.remote(self._key, self._attempt, self._initial, self._processed)
 
 
 def annotate_recording(args: argparse.Namespace, board) -> dict:

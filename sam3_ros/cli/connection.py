@@ -10,6 +10,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from sam3_ros.cli.errors import BadArguments, NodeUnreachable
+from sam3_ros.node.stop_requests import StopRequests
 
 _SPIN_STEP_S = 0.05
 # The `missing_hint` of services that a lifecycle node offers only while configured.
@@ -42,17 +43,27 @@ class Sam3Connection:
         self._executor.add_node(self.node)
 
     def __enter__(self) -> Sam3Connection:
+        self._stop = StopRequests().__enter__()
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        self._context.try_shutdown()
+        try:
+            self._executor.shutdown(timeout_sec=1.0)
+            self.node.destroy_node()
+            self._context.try_shutdown()
+        finally:
+            self._stop.__exit__(*exc_info)
 
     def spin_until(self, condition, timeout: float | None) -> bool:
-        """Spin until condition() holds (True) or `timeout` seconds have passed (False); None waits on."""
+        """Spin until condition() holds (True) or `timeout` seconds have passed (False); None waits on.
+
+        Ctrl-C (or SIGTERM) raises KeyboardInterrupt here, between two spin rounds, never inside
+        the executor, which would leave the subscriptions' handles in use at `__exit__`.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while not condition():
+            if self._stop.requested:
+                raise KeyboardInterrupt
             if deadline is not None and time.monotonic() > deadline:
                 return False
             self._executor.spin_once(timeout_sec=_SPIN_STEP_S)
