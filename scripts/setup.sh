@@ -3,7 +3,7 @@
 # (ROS_DISTRO=kilted, the default, or jazzy; each has its own environment, side by side):
 #   1. create .venv/<distro> (repo root) with the machine's python3 (3.11 or newer),
 #   2. pip-install requirements.txt, requirements-build.txt and requirements-ros-<distro>.txt
-#      (ROS 2 comes from PyPI wheels),
+#      (ROS 2 comes from PyPI wheels), then requirements-no-deps.txt without dependencies,
 #   3. correct the include paths baked into the wheels' exported CMake targets,
 #   4. build this package (msg/srv + Python code) with colcon into
 #      build/<distro> install/<distro> log/<distro> at the repo root.
@@ -82,11 +82,12 @@ esac
 # last successful install.
 STAMP="$VENV/.sam3_ros_requirements"
 REQUIREMENTS=(requirements.txt requirements-build.txt "requirements-ros-$DISTRO.txt" "$TORCH_REQUIREMENTS")
-want="$(cat requirements-runtime.txt "${REQUIREMENTS[@]}"; echo "torch set: $TORCH_SET"; "$VPY" -VV)"
+want="$(cat requirements-runtime.txt "${REQUIREMENTS[@]}" requirements-no-deps.txt; echo "torch set: $TORCH_SET"; "$VPY" -VV)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   say "installing Python packages (${REQUIREMENTS[*]}) ..."
   quiet "$VPY" -m pip install --disable-pip-version-check \
     "${REQUIREMENTS[@]/#/-r}"
+  quiet "$VPY" -m pip install --disable-pip-version-check --no-deps -r requirements-no-deps.txt
   if [ "$TORCH_SET" = light ] && "$VPY" -m pip show --quiet torchvision >/dev/null 2>&1; then
     # left from the full set: it would not load beside the light torch, yet transformers would see it
     quiet "$VPY" -m pip uninstall --disable-pip-version-check --yes torchvision

@@ -5,8 +5,9 @@
 #            node policies, speed, synthetic scenes, import contracts) and test/ros/ (the node in a
 #            real ROS 2 graph, the annotate tools, message conversion);
 #   jazzy    test/ros/ again in the ROS 2 Jazzy environment (set up while Kilted's tests run).
-# Per distro, the tests run in pytest-xdist workers (SAM3_TEST_WORKERS, default 3), then those marked
-# `serial` (the soak, which measures the node's memory and needs the machine to itself) one by one.
+# Per distro, the tests run in pytest-xdist workers (SAM3_TEST_WORKERS, default 3); then the tests
+# marked `serial` (the soak, which measures the node's memory and needs no other test beside it)
+# run, those of both distros side by side.
 # The order is random, its seed from the commit (SAM3_TEST_SEED=N repeats another run's order;
 # pytest prints it). The last lines are one pytest summary per part.
 #
@@ -87,34 +88,58 @@ lint="passed"
 ) || { lint="FAILED"; status=1; }
 summaries+=("lint: $lint")
 
-for index in "${!DISTROS[@]}"; do
+# One part of the run in DISTRO's environment (its ROS domain ids from the distro's INDEX), its log in
+# $LOGS; with a third argument `quiet` the log is only written, not shown as it goes.
+run_part() {
+  local index=$1 part=$2 show=${3:-shown} distro targets args log
   distro="${DISTROS[$index]}"
-  if [ "$index" -eq 0 ]; then
-    targets=(test)
+  targets=(test)
+  [ "$index" -eq 0 ] || targets=(test/ros)
+  if [ "$part" = parallel ]; then
+    args=(-m "not serial" "${PYTEST_ARGS[@]}")
   else
-    targets=(test/ros)
+    args=(-m serial -p no:xdist --durations=0 -q ${SEED:+"--randomly-seed=$SEED"})
+  fi
+  log="$LOGS/$distro-$part.log"
+  local start=$SECONDS
+  # The exit status in a file: the summary is built after both serial parts ran side by side.
+  (
+    code=0
+    SAM3_TEST_ROS_DOMAIN_ID=$((BASE + 10 * index)) run_pytest "$distro" "${targets[@]}" "${args[@]}" 2>&1 || code=$?
+    echo "$code" >"$log.status"
+  ) | if [ "$show" = quiet ]; then cat >"$log"; else tee "$log"; fi
+  echo "$distro (${targets[*]} $part, $((SECONDS - start)) s): $(summary_of "$log")" >"$log.summary"
+}
+
+# The parallel parts, one distro after the other (the second one's set-up overlapping the first).
+ran=()
+for index in "${!DISTROS[@]}"; do
+  if [ "$index" -gt 0 ]; then
     if ! wait "$setup_pid"; then
       cat "$LOGS/setup.log"
-      summaries+=("$distro: set-up failed")
+      summaries+=("${DISTROS[$index]}: set-up failed")
       status=1
       continue
     fi
     cat "$LOGS/setup.log"
   fi
-  # The parallel part, then the serial one (tests marked `serial`, the soak, alone on the machine).
+  run_part "$index" parallel
+  ran+=("$index")
+done
+# The serial parts (the soak: the node's memory over thousands of frames) of every distro at once:
+# each paced node uses under one core, and no other test runs beside them.
+serial_pids=()
+for index in "${ran[@]}"; do
+  run_part "$index" serial quiet &
+  serial_pids+=($!)
+done
+for pid in "${serial_pids[@]}"; do wait "$pid"; done
+for index in "${ran[@]}"; do
   for part in parallel serial; do
-    if [ "$part" = parallel ]; then
-      args=(-m "not serial" "${PYTEST_ARGS[@]}")
-    else
-      args=(-m serial -p no:xdist --durations=0 -q ${SEED:+"--randomly-seed=$SEED"})
-    fi
-    log="$LOGS/$distro-$part.log"
-    start=$SECONDS
-    # `if`, not `set -e`: a failed part must still let the next part run and the summary print.
-    if ! SAM3_TEST_ROS_DOMAIN_ID=$((BASE + 10 * index)) run_pytest "$distro" "${targets[@]}" "${args[@]}" 2>&1 | tee "$log"; then
-      status=1
-    fi
-    summaries+=("$distro (${targets[*]} $part, $((SECONDS - start)) s): $(summary_of "$log")")
+    log="$LOGS/${DISTROS[$index]}-$part.log"
+    [ "$part" = parallel ] || cat "$log"
+    [ "$(cat "$log.status" 2>/dev/null)" = 0 ] || status=1
+    summaries+=("$(cat "$log.summary")")
   done
 done
 

@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the optional `kernels` package w
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # sam3_ros from the source tree
 
 import torch  # noqa: E402
-from tiny_sam3_training.data import PROMPT_KINDS, TEST_SEEDS, VALIDATION_SEEDS, tracking_clips, training_batch  # noqa: E402
+from tiny_sam3_training.data import PROMPT_KINDS, tracking_clips, training_batch  # noqa: E402
 from tiny_sam3_training.detector_losses import AuxiliaryOutputs, detector_losses  # noqa: E402
 from tiny_sam3_training.evaluation import Evaluation, evaluate  # noqa: E402
 from tiny_sam3_training.model_setup import build_model, tokenize  # noqa: E402
@@ -38,6 +38,7 @@ from transformers import AutoTokenizer, Sam3VideoConfig  # noqa: E402
 
 from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel  # noqa: E402
 from sam3_ros.engine.tiny_model import build_tiny_tokenizer  # noqa: E402
+from sam3_ros.synthetic.splits import TEST_SEEDS, VALIDATION_SEEDS  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "output" / "training"
 CHECKPOINT = "checkpoint-latest.pt"

@@ -35,9 +35,17 @@ from sam3_ros.annotate.recording_frames import RecordingError, open_recording
 from sam3_ros.annotate.vis_annotations import VisAnnotations
 from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.frame_preprocessing import FrameError
-from sam3_ros.engine.model_loading import DEFAULT_MODEL, ModelLoadError, load_sam3, resolve_device, resolve_dtype
+from sam3_ros.engine.model_loading import (
+    DEFAULT_MODEL,
+    MODEL_BANNERS,
+    TRAINED_TINY_MODEL_NAME,
+    ModelLoadError,
+    load_sam3,
+    resolve_device,
+    resolve_dtype,
+)
 from sam3_ros.engine.prompt_registry import PromptError, PromptRegistry, PromptRequest
-from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
+from sam3_ros.engine.tiny_model import TINY_MODEL_NAME
 from sam3_ros.node.stop_requests import StopRequests
 from sam3_ros.outputs.debug_overlay import draw_overlay
 from sam3_ros.outputs.mp4_writer import Mp4Writer
@@ -79,7 +87,9 @@ def add_annotation_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--topic", help="image topic of a recording (needed when it has more than one)")
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"hub id or local directory of SAM 3; '{TINY_MODEL_NAME}' = untrained test model"
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"hub id or local directory of SAM 3; '{TINY_MODEL_NAME}' = untrained test model, '{TRAINED_TINY_MODEL_NAME}' = tiny model trained on synthetic shapes",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
@@ -237,7 +247,7 @@ def _write_outputs(args, recording, journal: Journal, tracker: ConceptTracker, f
     vis = VisAnnotations(args.input.stem or args.input.name, tracker.active_prompts(), info)
     mcap = InstanceMcapWriter(output / MCAP_NAME)
     video = Mp4Writer(output / VIDEO_NAME, recording.fps)
-    banner = UNTRAINED_BANNER if untrained else ""
+    banner = MODEL_BANNERS.get(args.model, "")
     try:
         with closing(recording.frames()) as sources, bar(WRITING, frames_done) as output_bar:
             for entry, source in zip(journal.entries(), sources):

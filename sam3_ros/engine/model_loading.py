@@ -10,16 +10,24 @@ from transformers import AutoTokenizer
 
 from sam3_ros.engine.mask_kernels import install_mask_kernels
 from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel
-from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, build_tiny_sam3
+from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER, build_tiny_sam3
 from sam3_ros.engine.vision_backends import apply_vision_backend, check_vision_backend
 
 DEFAULT_MODEL = "facebook/sam3"
+# A tiny SAM 3 trained on the synthetic shapes of sam3_ros.synthetic, shipped with the package
+# (sam3_ros/models/tiny-synthetic/README.md is its model card): a model that sees, for tests, the
+# tracking-quality benchmark and the demo, where real weights are not available.
+TRAINED_TINY_MODEL_NAME = "tiny-synthetic"
+PACKAGED_MODELS = {TRAINED_TINY_MODEL_NAME: Path(__file__).resolve().parents[1] / "models" / TRAINED_TINY_MODEL_NAME}
+# What every overlay of a test model says, so that no one takes its masks for SAM 3's.
+MODEL_BANNERS = {TINY_MODEL_NAME: UNTRAINED_BANNER, TRAINED_TINY_MODEL_NAME: "tiny model trained on synthetic shapes"}
 
 HOW_TO_GET_WEIGHTS = (
     "SAM 3 weights are gated: accept the licence at https://huggingface.co/facebook/sam3, then either "
     "run `hf auth login` on this machine (the weights download on first use) or download them once "
     "with `hf download facebook/sam3 --local-dir /path/to/sam3` and set the parameter model to that "
-    f"directory. model:={TINY_MODEL_NAME} runs an untrained tiny model for plumbing tests."
+    f"directory. model:={TINY_MODEL_NAME} runs an untrained tiny model for plumbing tests, "
+    f"model:={TRAINED_TINY_MODEL_NAME} a tiny model that knows only synthetic coloured shapes."
 )
 
 
@@ -108,7 +116,7 @@ def load_sam3(
     if model == TINY_MODEL_NAME:
         sam3, tokenizer = build_tiny_sam3()
     else:
-        sam3, tokenizer = _load_pretrained(model, torch_dtype)
+        sam3, tokenizer = _load_pretrained(str(PACKAGED_MODELS.get(model, model)), torch_dtype)
     sam3 = sam3.to(torch_device, dtype=torch_dtype).eval()
     apply_vision_backend(sam3, vision_backend, cache_dir=tensorrt_cache_dir)
     sam3.mask_kernels = install_mask_kernels(torch_device)

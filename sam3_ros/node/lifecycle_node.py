@@ -35,9 +35,8 @@ from visualization_msgs.msg import MarkerArray
 
 from sam3_ros.engine.concept_tracker import ConceptTracker, IdCounters
 from sam3_ros.engine.frame_preprocessing import FrameError
-from sam3_ros.engine.model_loading import ModelLoadError, load_sam3
+from sam3_ros.engine.model_loading import MODEL_BANNERS, ModelLoadError, load_sam3
 from sam3_ros.engine.prompt_registry import PromptError
-from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
 from sam3_ros.msg import InstanceArray
 from sam3_ros.node.health import HealthMonitor, device_memory_mib
 from sam3_ros.node.image_conversion import (
@@ -169,7 +168,7 @@ class Sam3Node(LifecycleNode):
         self.config, self.engine = config, engine
         self.prompt_service.configured(engine, config)
         self._out_of_memory = OutOfMemoryBackoff(config.out_of_memory_streak)
-        self._banner = UNTRAINED_BANNER if config.model == TINY_MODEL_NAME else ""
+        self._banner = MODEL_BANNERS.get(config.model, "")
         self._interfaces = self._create_interfaces(config)
         dtype = str(engine.dtype).removeprefix("torch.")
         self.health.configured(config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout, model.mask_kernels)

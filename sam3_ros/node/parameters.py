@@ -35,7 +35,12 @@ def _unit() -> dict:
 
 # name -> (default, description, extra descriptor fields)
 PARAMETERS = {
-    "model": (DEFAULT_MODEL, "Hugging Face hub id or local directory of SAM 3 weights; 'tiny-random' for an untrained test model", {}),
+    "model": (
+        DEFAULT_MODEL,
+        "Hugging Face hub id or local directory of SAM 3 weights; 'tiny-random' for an untrained test model, "
+        "'tiny-synthetic' for the packaged tiny model trained on synthetic coloured shapes",
+        {},
+    ),
     "device": ("auto", "torch device: auto (cuda if available), cpu, cuda, cuda:N", {}),
     "dtype": ("auto", "auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16", {}),
     "vision_backend": (

@@ -15,11 +15,9 @@ import torch
 
 from sam3_ros.engine.frame_preprocessing import frame_to_pixel_values
 from sam3_ros.synthetic import FrameAnnotations, ObjectAnnotation, generate_sequence
+from sam3_ros.synthetic.splits import TRAIN_SEED_START
 from sam3_ros.synthetic.vocabulary import PROMPT_SHAPES, all_prompt_phrases, parse_prompt
 
-TRAIN_SEED_START = 1_000_000
-VALIDATION_SEEDS = range(1000, 2000)
-TEST_SEEDS = range(0, 1000)
 IMAGE_SIZE = 112
 MASK_SIZE = 32  # the detector's low-resolution masks
 # Varied frame sizes and aspect ratios, as cameras give; the model sees every one squashed to 112x112.

@@ -250,6 +250,21 @@ def node_parameters(request) -> dict:
     return dict(getattr(request.module, "NODE_PARAMETERS", {}))
 
 
+def node_environment() -> dict[str, str]:
+    """The environment of every process a test starts: offline, and one torch thread.
+
+    The test workers' nodes share a few cores, and OpenMP threads that spin-wait for cores held by
+    other nodes made every node many times slower (three soak nodes on two cores: under 1 frame/s
+    each with two threads, ~8 with one).
+    """
+    return dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+
+
+@pytest.fixture
+def node_env() -> dict[str, str]:
+    return node_environment()
+
+
 def start_node(ros_domain_id: int, log_path: Path, parameters: dict) -> NodeProcess:
     """The real node, started exactly as documented, but on the tiny model and test topics."""
     node = NodeProcess(
@@ -258,7 +273,7 @@ def start_node(ros_domain_id: int, log_path: Path, parameters: dict) -> NodeProc
         parameters={"model": "tiny-random", "prompts": list(START_PROMPTS), **parameters},
         remappings={"image": IMAGE_TOPIC, "depth/image": DEPTH_TOPIC, "depth/camera_info": DEPTH_INFO_TOPIC},
         domain_id=ros_domain_id,
-        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        env=node_environment(),
     )
     _RUNNING_NODES.append(node)
     return node

@@ -4,7 +4,8 @@ is does not change what a processed frame costs), an operator changing prompts a
 output, until SOAK_PROCESSED frames were processed; the node's RSS slope after SOAK_WARMUP processed
 frames must stay under RSS_BOUND MiB per 1,000 processed frames.
 
-Marked `serial`: scripts/test.sh runs it after the parallel tests, alone on the machine. Measured
+Marked `serial`: scripts/test.sh runs it after the parallel tests, with no other test beside it (the
+soaks of both distros side by side: a paced node uses under one core). Measured
 that way (docs/memory.md): the fixed node on Jazzy 0.17 MiB per 1,000 (its RSS within 0.1 MiB after
 1,200 frames), the node before the fix 8.6 (ros2/rclpy#1371, worked around in
 sam3_ros.node.ros_process).
@@ -13,7 +14,6 @@ sam3_ros.node.ros_process).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,17 +21,21 @@ from pathlib import Path
 import pytest
 
 SOAK_SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "soak.py"
-SOAK_PROCESSED = 2000
-# The node's RSS settles (torch's allocator, DDS buffers) over its first ~1,000 frames.
-SOAK_WARMUP = 1000
-PROMPT_EVERY = 300
+SOAK_PROCESSED = 3200
+# The node's RSS settles (torch's allocator, DDS buffers) over its first ~1,200 frames. The slope is
+# measured over 2,000 frames: over 1,000 a flat node's RSS steps (+-0.7 MiB) read as up to 1.2 MiB
+# per 1,000 (a CI run on Jazzy).
+SOAK_WARMUP = 1200
+# Every 100 frames: the prompt cycle (4 changes, 2 to 4 concepts) repeats every 400 frames, so both
+# the warm-up and the measured part hold whole cycles and the concept count does not tilt the slope.
+PROMPT_EVERY = 100
 RSS_BOUND = 1.0  # MiB per 1,000 processed frames
 SLOPE = "rss slope after warm-up (MiB per 1,000 processed frames)"
 
 
 @pytest.mark.serial
-@pytest.mark.timeout(900)  # 2,000 paced frames at the tiny model's pace (5-20 FPS on two cores)
-def test_the_node_stays_flat_over_thousands_of_frames_with_prompt_changes(ros_domain_id, tmp_path):
+@pytest.mark.timeout(1200)  # 3,200 paced frames at the tiny model's pace (5-20 FPS on two cores)
+def test_the_node_stays_flat_over_thousands_of_frames_with_prompt_changes(ros_domain_id, node_env, tmp_path):
     record = tmp_path / "soak.json"
     command = [sys.executable, str(SOAK_SCRIPT), "--frames", "0", "--processed", str(SOAK_PROCESSED), "--warmup", str(SOAK_WARMUP)]
     command += [
@@ -45,9 +49,9 @@ def test_the_node_stays_flat_over_thousands_of_frames_with_prompt_changes(ros_do
         "--node-log",
         str(tmp_path / "node.log"),
     ]
-    env = dict(os.environ, SAM3_SOAK_ROS_DOMAIN_ID=str(ros_domain_id), HF_HUB_OFFLINE="1")
+    env = dict(node_env, SAM3_SOAK_ROS_DOMAIN_ID=str(ros_domain_id))
 
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=850)
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1150)
 
     summary = json.loads(record.read_text())["summary"] if record.exists() else {}
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-3000:]}"
