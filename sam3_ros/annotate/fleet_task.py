@@ -86,7 +86,10 @@ def annotate_recording(args: argparse.Namespace, board) -> dict:
     Anything else (a bug, the GPU out of memory) is raised and reaches the driver as RayTaskError.
     """
     key, attempt = str(args.input), time.time_ns()
-    board.report.remote(key, attempt, 0, 0)  # counts the attempt before the model loads
+    # Counts the attempt before the model loads, and waits for it: a call still queued in this worker
+    # (the board actor not yet up on a loaded machine) dies with it if the worker is killed, and the
+    # run would then report one attempt fewer than Ray made.
+    ray.get(board.report.remote(key, attempt, 0, 0))
 
     def bar(desc: str, total: int | None, initial: int = 0):
         return _BoardBar(board, key, attempt, initial) if desc == ANNOTATING else tqdm(total=total, disable=True)
