@@ -116,6 +116,12 @@ def load_sam3(
     if model == TINY_MODEL_NAME:
         sam3, tokenizer = build_tiny_sam3()
     else:
+        if model in PACKAGED_MODELS and not PACKAGED_MODELS[model].is_dir():
+            raise ModelLoadError(
+                f"model '{model}' is not in this install: its folder {PACKAGED_MODELS[model]} is missing "
+                "(it is exported by tools/train_tiny_sam3.py --export, docs/training.md); use "
+                f"model:={TINY_MODEL_NAME} or real SAM 3 weights"
+            )
         sam3, tokenizer = _load_pretrained(str(PACKAGED_MODELS.get(model, model)), torch_dtype)
     sam3 = sam3.to(torch_device, dtype=torch_dtype).eval()
     apply_vision_backend(sam3, vision_backend, cache_dir=tensorrt_cache_dir)
