@@ -27,6 +27,7 @@ import importlib
 import numpy as np
 import torch
 import torch.nn.functional as F
+from transformers import Sam3VideoModel
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.utils import is_torchvision_available
 
@@ -115,3 +116,12 @@ class PlainStreamingLoop:
 
     def tracked_objects(self) -> int:
         return len(self.session.obj_ids)
+
+
+def plain_copy(model) -> Sam3VideoModel:
+    """transformers' own Sam3VideoModel with `model`'s weights, on its device and in its dtype."""
+    parameter = next(model.parameters())
+    with torch.device(parameter.device):
+        plain = Sam3VideoModel(model.config)
+    plain.load_state_dict(model.state_dict())
+    return plain.to(parameter.device, parameter.dtype).eval()

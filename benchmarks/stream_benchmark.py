@@ -46,8 +46,8 @@ import numpy as np
 import torch
 import transformers
 from engine_profile import format_stages, profile_stages, top_operators
-from plain_transformers_loop import PlainStreamingLoop, processor_kind
-from transformers import AutoTokenizer, Sam3VideoConfig, Sam3VideoModel
+from plain_transformers_loop import PlainStreamingLoop, plain_copy, processor_kind
+from transformers import AutoTokenizer, Sam3VideoConfig
 
 from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
 from sam3_ros.engine.batched_tracker import compile_tracker_pass
@@ -150,11 +150,7 @@ def load_models(args, device: torch.device, dtype: torch.dtype):
             description = "full-size SAM 3 architecture, random weights"
             make_detections_confident(engine_model)
     engine_model = engine_model.to(device, dtype).eval()
-    with torch.device(device):
-        plain_model = Sam3VideoModel(engine_model.config)
-    plain_model.load_state_dict(engine_model.state_dict())
-    plain_model = plain_model.to(device, dtype).eval()
-    return engine_model, plain_model, tokenizer, description
+    return engine_model, plain_copy(engine_model), tokenizer, description
 
 
 class Runner:

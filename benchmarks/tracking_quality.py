@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from plain_transformers_loop import PlainStreamingLoop, processor_kind
+from plain_transformers_loop import PlainStreamingLoop, plain_copy, processor_kind
 from stream_benchmark import parse_resolution, write_report
 from transformers import Sam3VideoModel
 
@@ -78,15 +78,6 @@ class Models:
     engine: torch.nn.Module  # StreamingSam3VideoModel
     plain: Sam3VideoModel  # the same weights in transformers' own class
     tokenizer: object
-
-
-def plain_copy(model) -> Sam3VideoModel:
-    """transformers' own Sam3VideoModel with `model`'s weights, on its device and in its dtype."""
-    parameter = next(model.parameters())
-    with torch.device(parameter.device):
-        plain = Sam3VideoModel(model.config)
-    plain.load_state_dict(model.state_dict())
-    return plain.to(parameter.device, parameter.dtype).eval()
 
 
 def engine_tracker(models: Models, phrases: list[str]) -> Step:

@@ -14,9 +14,9 @@ from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER, build_
 from sam3_ros.engine.vision_backends import apply_vision_backend, check_vision_backend
 
 DEFAULT_MODEL = "facebook/sam3"
-# A tiny SAM 3 trained on the synthetic shapes of sam3_ros.synthetic, shipped with the package
-# (sam3_ros/models/tiny-synthetic/README.md is its model card): a model that sees, for tests, the
-# tracking-quality benchmark and the demo, where real weights are not available.
+# A tiny SAM 3 trained on the synthetic shapes of sam3_ros.synthetic, to ship with the package in
+# sam3_ros/models/tiny-synthetic/ (tools/train_tiny_sam3.py --export writes it): a model that sees,
+# for tests, the tracking-quality benchmark and the demo, where real weights are not available.
 TRAINED_TINY_MODEL_NAME = "tiny-synthetic"
 PACKAGED_MODELS = {TRAINED_TINY_MODEL_NAME: Path(__file__).resolve().parents[1] / "models" / TRAINED_TINY_MODEL_NAME}
 # What every overlay of a test model says, so that no one takes its masks for SAM 3's.

@@ -255,7 +255,7 @@ def node_environment() -> dict[str, str]:
 
     The test workers' nodes share a few cores, and OpenMP threads that spin-wait for cores held by
     other nodes made every node many times slower (three soak nodes on two cores: under 1 frame/s
-    each with two threads, ~8 with one).
+    each with two threads, ~6 with one).
     """
     return dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
 

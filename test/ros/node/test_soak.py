@@ -5,10 +5,9 @@ output, until SOAK_PROCESSED frames were processed; the node's RSS slope after S
 frames must stay under RSS_BOUND MiB per 1,000 processed frames.
 
 Marked `serial`: scripts/test.sh runs it after the parallel tests, with no other test beside it (the
-soaks of both distros side by side: a paced node uses under one core). Measured
-that way (docs/memory.md): the fixed node on Jazzy 0.17 MiB per 1,000 (its RSS within 0.1 MiB after
-1,200 frames), the node before the fix 8.6 (ros2/rclpy#1371, worked around in
-sam3_ros.node.ros_process).
+soaks of both distros side by side: a paced node uses under one core). Measured this way
+(docs/memory.md, three nodes at once): Jazzy fixed -0.03 MiB per 1,000, Kilted -0.70, Jazzy before
+the fix 2.43 (ros2/rclpy#1371, worked around in sam3_ros.node.ros_process).
 """
 
 from __future__ import annotations
