@@ -2,8 +2,9 @@
 # Set up (if needed) and run the whole test suite, as CI does:
 #   lint     ruff check and ruff format --check (ruff.toml);
 #   kilted   every test in the ROS 2 Kilted environment: those that need no ROS (engine, outputs,
-#            node policies, speed, synthetic scenes, import contracts) and test/ros/ (the node in a
-#            real ROS 2 graph, the annotate tools, message conversion);
+#            node policies, speed, synthetic scenes, import contracts), the fleet tool on Ray
+#            (test/fleet/) and test/ros/ (the node in a real ROS 2 graph, the annotate tool,
+#            message conversion);
 #   jazzy    test/ros/ again in the ROS 2 Jazzy environment (set up while Kilted's tests run).
 # Per distro, the tests run in pytest-xdist workers (SAM3_TEST_WORKERS, default 3); then the tests
 # marked `serial` (the soak, which measures the node's memory and needs no other test beside it)

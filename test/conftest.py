@@ -10,6 +10,8 @@ import torch
 
 from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
 
+pytest_plugins = ["annotate_fixtures"]
+
 BIKES_SMALL_SIZE = (160, 68)  # width, height: a quarter of bikes.mp4's 640x272, same aspect
 BIKES_SMALL_FRAMES = 40
 
