@@ -2,7 +2,7 @@
 
 `pip install .` gives `sam3_ros.engine.concept_tracker` and friends to scripts and notebooks that use the
 engine without ROS. The ROS package itself (messages, node, launch) is built with colcon from
-package.xml and CMakeLists.txt; see README.md.
+package.xml and CMakeLists.txt; see README.md and docs/.
 """
 
 from pathlib import Path

@@ -9,7 +9,7 @@ manager (or `ros2 lifecycle set /sam3 configure` and `activate`).
 
 Fast DDS gets the package's profile for camera-sized images (config/fastdds_large_images.xml)
 unless FASTDDS_DEFAULT_PROFILES_FILE is set or fastdds_profile:=... names another; the camera
-driver's process needs the same profile (README "Camera-sized images").
+driver's process needs the same profile (docs/install.md "Camera-sized images").
 """
 
 import os

@@ -93,7 +93,7 @@ export LD_LIBRARY_PATH
 export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
 
 # 5. Camera-sized images between processes: Fast DDS's default 512 KB shared-memory segment
-#    makes best-effort frames above ~0.5 MB arrive only now and then (README "Camera-sized
+#    makes best-effort frames above ~0.5 MB arrive only now and then (docs/install.md "Camera-sized
 #    images"). Use the package's profile (64 MB segment) unless a profile is already chosen.
 if [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ] && [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}" ]; then
   # Fast DDS 3 (Kilted) reads the first; Fast DDS 2 (Jazzy) only the second, older name, which

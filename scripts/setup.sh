@@ -25,7 +25,7 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 # --- 0. which ROS 2 distro ------------------------------------------------------
 DISTRO="${ROS_DISTRO:-kilted}"
 [ -f "requirements-ros-$DISTRO.txt" ] \
-  || die "ROS_DISTRO=$DISTRO: PyPI has ROS 2 wheels for kilted (default) and jazzy only; for another distro build with colcon in its workspace (README, \"With a ROS 2 distro\")"
+  || die "ROS_DISTRO=$DISTRO: PyPI has ROS 2 wheels for kilted (default) and jazzy only; for another distro build with colcon in its workspace (docs/install.md, \"With a ROS 2 distro\")"
 VENV="$ROOT/.venv/$DISTRO"
 # The single-distro layout of earlier versions (.venv itself a venv, install/setup.bash) is
 # replaced by one environment per distro.

@@ -107,7 +107,8 @@ def conditions(records: list[dict]) -> str:
         return ", ".join(f"{key}: {value}" for key, value in mapping.items() if value != "") or "not recorded"
 
     # Where the record went is no condition of the measurement.
-    commands = [re.sub(r" --json \S+", "", record["command"]) for record in records]
+    # Where a run wrote its record and log says nothing about what was measured.
+    commands = [re.sub(r" --(json|node-log) \S+", "", record["command"]) for record in records]
     return (
         f"Measured {distinct(record['date'][:10] for record in records)} with `{distinct(commands)}`; "
         f"machine: {distinct(pairs(record['machine']) for record in records)}; "

@@ -4,7 +4,7 @@ One video, one category per prompt (id = the engine's prompt id), one annotation
 track id) with one entry per frame in `segmentations` (compressed COCO RLE, as pycocotools
 writes it), `bboxes` ([x, y, w, h]) and `areas`, null on frames where the track is not reported.
 The layout is the one YouTube-VIS 2019/2021 and OVIS use, plus `score` and `track_id` per
-annotation (as in VIS result files) and `timestamps_ns` per video. README.md documents it.
+annotation (as in VIS result files) and `timestamps_ns` per video. docs/annotation.md documents it.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class Level(IntEnum):
 class HealthReport:
     level: Level
     message: str
-    values: tuple[tuple[str, str], ...]  # (key, value), in a fixed order (README "Diagnostics")
+    values: tuple[tuple[str, str], ...]  # (key, value), in a fixed order (docs/behaviour.md "Diagnostics")
 
 
 def _rate(count: int, seconds: float) -> str:

@@ -2,7 +2,7 @@
 
 Pure numpy (no rclpy); the node converts the ROS messages and calls `locate`.
 
-Assumptions, stated exactly (README "3D from depth" says the same):
+Assumptions, stated exactly (docs/depth.md says the same):
 
 * The depth image is registered to the colour image (as RGB-D drivers publish it on their
   "aligned depth to colour" topics): both images see the same field of view from the same optical

@@ -595,7 +595,7 @@ class Sam3Client:
 
     @staticmethod
     def report_values(status) -> dict[str, str]:
-        """The key/value pairs of a diagnostics status of the node (README "Diagnostics")."""
+        """The key/value pairs of a diagnostics status of the node (docs/behaviour.md "Diagnostics")."""
         return {kv.key: kv.value for kv in status.values}
 
     def wait_for_diagnostic(self, condition, timeout: float, what: str):

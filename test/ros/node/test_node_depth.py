@@ -5,7 +5,7 @@ and the depth camera_info, stamped a few milliseconds apart as a real camera's a
 depth is known: a fronto-parallel plane at 2.0 m, in some cases with a box region at 1.2 m, and
 columns without a measurement (0 in 16UC1, NaN in 32FC1). The tiny untrained model's masks are
 arbitrary, so each expected position is computed from the published mask itself, independently of
-the node's code: map the mask to depth pixels as README "3D from depth" states, back-project the
+the node's code: map the mask to depth pixels as docs/depth.md states, back-project the
 known depths with the camera matrix, keep the surface that the documented reference depth (the
 k-th smallest, k = floor(0.1 (n - 1))) lies on; the two surfaces are 0.8 m apart, more than the
 rejection band, so the inliers are exactly that surface's pixels.
