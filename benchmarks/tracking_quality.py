@@ -35,7 +35,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,27 +50,14 @@ from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.model_loading import load_sam3
 from sam3_ros.engine.prompt_registry import PromptRequest
 from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
-from sam3_ros.synthetic import all_prompt_phrases, generate_sequence, ids_matching_prompt
-from sam3_ros.synthetic.ground_truth import FrameAnnotations
+from sam3_ros.synthetic import generate_sequence
+from sam3_ros.synthetic.evaluation import Step, Tracks, run_tracker, sequence_prompts, tracker_summary
 from sam3_ros.synthetic.splits import TEST_SEEDS, VALIDATION_SEEDS
-from sam3_ros.synthetic.tracking_metrics import (
-    Masks,
-    OcclusionEvent,
-    PromptEvaluation,
-    evaluate_prompt,
-    frame_overlap,
-    mask_ious,
-    occlusion_events,
-    one_to_one,
-    summarise,
-)
+from sam3_ros.synthetic.tracking_metrics import Masks, mask_ious, occlusion_events, one_to_one
 
 SPLITS = {"test": TEST_SEEDS, "validation": VALIDATION_SEEDS}
 # The usual threshold of IoU trackers; below the metrics' 0.5 so that a small, fast object still links.
 LINK_IOU = 0.3
-
-Tracks = dict[str, Masks]  # phrase -> track id -> mask, one frame
-Step = Callable[[np.ndarray], Tracks]
 
 
 @dataclass(frozen=True)
@@ -139,67 +126,6 @@ def per_frame_tracker(models: Models, phrases: list[str]) -> Step:
 
 
 TRACKERS = {"engine": engine_tracker, "transformers": transformers_tracker, "per-frame": per_frame_tracker}
-
-
-@dataclass(frozen=True)
-class SequencePrompts:
-    seed: int
-    present: list[str]  # phrases naming an object seen in at least one frame
-    absent: str  # a phrase naming none, drawn from the seed
-
-
-def sequence_prompts(seed: int, frames: list[FrameAnnotations]) -> SequencePrompts:
-    seen = [obj for frame in frames for obj in frame.objects]
-    present = [phrase for phrase in all_prompt_phrases() if ids_matching_prompt(seen, phrase)]
-    absent = [phrase for phrase in all_prompt_phrases() if phrase not in present]
-    return SequencePrompts(seed, present, str(np.random.default_rng(seed).choice(absent)))
-
-
-@dataclass(frozen=True)
-class PromptResult:
-    seed: int
-    phrase: str
-    present: bool
-    evaluation: PromptEvaluation
-
-
-def run_tracker(
-    step: Step, images: list[np.ndarray], frames: list[FrameAnnotations], prompts: SequencePrompts, events: list[OcclusionEvent]
-) -> tuple[list[PromptResult], float]:
-    """Each prompt's evaluation on one sequence, and the seconds spent in the tracker's steps."""
-    phrases = [*prompts.present, prompts.absent]
-    overlaps: dict[str, list] = {phrase: [] for phrase in phrases}
-    seconds = 0.0
-    for image, frame in zip(images, frames):
-        start = time.perf_counter()
-        tracks = step(image)
-        seconds += time.perf_counter() - start
-        for phrase in phrases:
-            truth = {obj.obj_id: obj.mask for obj in frame.matching(phrase)}
-            overlaps[phrase].append(frame_overlap(truth, tracks[phrase]))
-    results = []
-    for phrase in phrases:
-        named = {obj.obj_id for frame in frames for obj in frame.matching(phrase)}
-        evaluation = evaluate_prompt(overlaps[phrase], [event for event in events if event.obj_id in named])
-        results.append(PromptResult(prompts.seed, phrase, phrase != prompts.absent, evaluation))
-    return results, seconds
-
-
-def tracker_summary(results: list[PromptResult], seconds: float, frames: int) -> dict:
-    present = sorted({r.phrase for r in results if r.present}, key=all_prompt_phrases().index)
-    return {
-        "overall": summarise([r.evaluation for r in results]),
-        "absent_prompts": summarise([r.evaluation for r in results if not r.present]),
-        "per_prompt": {
-            phrase: {
-                "sequences": sum(r.present and r.phrase == phrase for r in results),
-                **summarise([r.evaluation for r in results if r.present and r.phrase == phrase]),
-            }
-            for phrase in present
-        },
-        "seconds_in_tracker": seconds,
-        "ms_per_frame": 1000 * seconds / frames,
-    }
 
 
 COLUMNS = ("HOTA", "DetA", "AssA", "LocA", "IDF1", "MOTA", "id_switches", "recall", "precision")

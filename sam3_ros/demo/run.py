@@ -1,12 +1,20 @@
-"""The demo: the real node on real footage, recorded to an annotated video and a track summary.
+"""The demo: the real node on real footage or on a synthetic scene, recorded to an annotated video
+and a track summary.
 
-    python -m sam3_ros.demo [--model facebook/sam3|/path/to/sam3|tiny-random] [--prompts person bicycle]
+    python -m sam3_ros.demo [--model facebook/sam3|/path/to/sam3|tiny-synthetic|tiny-random]
+                            [--scene bikes|synthetic] [--prompts person bicycle]
 
-It starts the installed `sam3_ros` node and `footage_player` (bikes.mp4 at its frame rate) as
-separate processes, as a launch file would, and records what the node publishes:
-output/demo.mp4 (the node's ~/debug_image) and output/summary.json (every track id, its concept,
-and the frames it was seen in). Without SAM 3 weights it says how to get them and runs the tiny
-untrained model; every frame of that video is labelled as untrained.
+It starts the installed `sam3_ros` node as a separate process, as a launch file would, feeds it a
+camera stream and records what the node publishes: output/demo.mp4 (the node's ~/debug_image) and
+output/summary.json (every track id, its concept, and the frames it was seen in).
+- `--scene bikes`: bikes.mp4 at its frame rate from `footage_player`, another process.
+- `--scene synthetic`: a held-out synthetic scene of coloured shapes (sam3_ros.synthetic, test seed
+  --seed), one frame at a time from this process so that every frame is processed; the prompts are
+  the phrases that name its objects and one that names none, and the summary scores the node's
+  tracks against the scene's ground truth (HOTA, IDF1, MOTA, ID switches, recall, precision).
+Without SAM 3 weights it says how to get them and runs `tiny-synthetic` (a tiny model trained on
+synthetic shapes: docs/training.md) on the synthetic scene, or, where that model is not installed,
+the tiny untrained model on bikes.mp4 (every frame of that video is labelled as untrained).
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from sam3_ros.engine.model_loading import DEFAULT_MODEL, HOW_TO_GET_WEIGHTS
+from sam3_ros.demo.paced_camera import PacedCamera
+from sam3_ros.engine.model_loading import DEFAULT_MODEL, HOW_TO_GET_WEIGHTS, PACKAGED_MODELS, TRAINED_TINY_MODEL_NAME
 from sam3_ros.engine.tiny_model import TINY_MODEL_NAME
 from sam3_ros.msg import InstanceArray
 from sam3_ros.node.image_conversion import rgb_from_image_msg
@@ -35,10 +44,16 @@ REPO = Path(__file__).resolve().parents[2]
 CAMERA_TOPIC = "/demo/camera/image_raw"
 
 
+SCENES = ("bikes", "synthetic")
+SYNTHETIC_SIZE = (320, 240)
+
+
 def weights_available(model: str) -> bool:
-    """True if `model` is a local directory or a hub id whose weights are cached or downloadable."""
+    """True if `model` is a local directory, an installed tiny model, or a hub id whose weights are cached or downloadable."""
     if model == TINY_MODEL_NAME or Path(model).is_dir():
         return True
+    if model in PACKAGED_MODELS:
+        return PACKAGED_MODELS[model].is_dir()
     from huggingface_hub import get_token, snapshot_download
 
     try:
@@ -91,11 +106,59 @@ def _spin_until(node: Node, done, timeout: float) -> bool:
     return done()
 
 
-def run(model: str, prompts: list[str], output_dir: Path) -> dict:
+def choose_model_and_scene(model: str, scene: str | None) -> tuple[str, str]:
+    """The model that can run here (saying so when it is not the one asked for) and the scene for it:
+    a tiny model trained on synthetic shapes sees only those, so it gets the synthetic scene unless
+    asked otherwise."""
     if not weights_available(model):
         print(f"[demo] SAM 3 weights '{model}' are not available on this machine.\n[demo] {HOW_TO_GET_WEIGHTS}")
-        print("[demo] running the tiny UNTRAINED model instead: the pipeline is real, the masks are not.")
-        model = TINY_MODEL_NAME
+        if weights_available(TRAINED_TINY_MODEL_NAME):
+            print(f"[demo] running '{TRAINED_TINY_MODEL_NAME}' instead: a tiny SAM 3 trained on synthetic coloured shapes only.")
+            model = TRAINED_TINY_MODEL_NAME
+        else:
+            print("[demo] running the tiny UNTRAINED model instead: the pipeline is real, the masks are not.")
+            model = TINY_MODEL_NAME
+    return model, scene or ("synthetic" if model == TRAINED_TINY_MODEL_NAME else "bikes")
+
+
+def _play_bikes(recorder: DemoRecorder, output_dir: Path) -> dict:
+    player = NodeProcess(output_dir / "player.log", "footage_player", remappings={"image": CAMERA_TOPIC})
+    try:
+        _spin_until(recorder, lambda: not player.alive(), timeout=600)
+        _spin_until(recorder, lambda: False, timeout=3.0)  # results of the last frames still in flight
+    finally:
+        player.stop(timeout=10)
+    return {"scene": "bikes.mp4", "frames_published": 250}
+
+
+def _play_synthetic(recorder: DemoRecorder, camera: PacedCamera, sequence, images, frames, prompts) -> dict:
+    from sam3_ros.synthetic.evaluation import run_tracker, tracker_summary
+    from sam3_ros.synthetic.tracking_metrics import occlusion_events
+
+    phrases = [*prompts.present, prompts.absent]
+    results, seconds = run_tracker(camera.step(phrases), images, frames, prompts, occlusion_events(sequence.scene, frames))
+    _spin_until(recorder, lambda: False, timeout=1.0)  # the last debug images still in flight
+    return {
+        "scene": f"synthetic test seed {sequence.seed}",
+        "frames_published": len(frames),
+        "quality": tracker_summary(results, seconds, len(frames)),
+    }
+
+
+def run(model: str, scene: str, prompts: list[str] | None, output_dir: Path, seed: int = 0, frames: int = 150) -> dict:
+    sequence = None
+    if scene == "synthetic":
+        # Imported here: the scores need TrackEval and motmetrics (development requirements), which
+        # the bikes demo does without.
+        from sam3_ros.synthetic import generate_sequence
+        from sam3_ros.synthetic.evaluation import sequence_prompts
+        from sam3_ros.synthetic.splits import TEST_SEEDS
+
+        sequence = generate_sequence(TEST_SEEDS[seed], *SYNTHETIC_SIZE, num_frames=frames)
+        images, annotations = map(list, zip(*sequence))
+        scene_prompts = sequence_prompts(sequence.seed, annotations)
+        prompts = [*scene_prompts.present, scene_prompts.absent]
+    prompts = prompts or ["person", "bicycle"]
     output_dir.mkdir(parents=True, exist_ok=True)
     node = NodeProcess(
         output_dir / "node.log",
@@ -106,7 +169,7 @@ def run(model: str, prompts: list[str], output_dir: Path) -> dict:
     use_large_image_transport()  # this process's recorder and the node's children alike
     rclpy.init()
     recorder = DemoRecorder(output_dir / "demo.mp4")
-    player = None
+    camera = PacedCamera(recorder, CAMERA_TOPIC) if sequence is not None else None
     try:
         client = recorder.create_client(GetPrompts, "/sam3/get_prompts")
         print(f"[demo] starting the sam3 node with model '{model}' (log: {output_dir / 'node.log'}) ...")
@@ -114,22 +177,28 @@ def run(model: str, prompts: list[str], output_dir: Path) -> dict:
         if recorder.node_error or not node.alive() or not came_up:
             reason = recorder.node_error or (f"exited with code {node.process.returncode}" if not node.alive() else "timed out")
             raise RuntimeError(f"the sam3 node did not come up ({reason}); see {output_dir / 'node.log'}")
-        print(f"[demo] node ready; playing bikes.mp4 on {CAMERA_TOPIC} with prompts {prompts}")
-        player = NodeProcess(output_dir / "player.log", "footage_player", remappings={"image": CAMERA_TOPIC})
-        _spin_until(recorder, lambda: not player.alive(), timeout=600)
-        _spin_until(recorder, lambda: False, timeout=3.0)  # results of the last frames still in flight
+        if sequence is None:
+            print(f"[demo] node ready; playing bikes.mp4 on {CAMERA_TOPIC} with prompts {prompts}")
+            played = _play_bikes(recorder, output_dir)
+        else:
+            print(
+                f"[demo] node ready; sending {len(sequence)} frames of synthetic test seed {sequence.seed} on {CAMERA_TOPIC}, prompts {prompts}"
+            )
+            if not camera.wait_for_node(timeout=30):
+                raise RuntimeError(f"the sam3 node did not subscribe to {CAMERA_TOPIC}; see {output_dir / 'node.log'}")
+            played = _play_synthetic(recorder, camera, sequence, images, annotations, scene_prompts)
+    except TimeoutError as error:
+        raise RuntimeError(f"{error}; see {output_dir / 'node.log'}") from error
     finally:
         recorder.close()
-        for process in (player, node):
-            if process is not None:
-                process.stop(timeout=10)
+        node.stop(timeout=10)
         recorder.destroy_node()
         rclpy.try_shutdown()
     summary = {
         "model": model,
         "untrained": model == TINY_MODEL_NAME,
         "prompts": prompts,
-        "frames_published": 250,
+        **played,
         "results_received": recorder.results,
         "tracks": {str(track_id): track for track_id, track in sorted(recorder.tracks.items())},
     }
@@ -137,22 +206,48 @@ def run(model: str, prompts: list[str], output_dir: Path) -> dict:
     return summary
 
 
+def _figure(value) -> str:
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _print_quality(quality: dict) -> None:
+    overall = quality["overall"]
+    names = ("HOTA", "IDF1", "MOTA", "id_switches", "recall", "precision")
+    print("[demo] against the scene's ground truth: " + ", ".join(f"{name} {_figure(overall[name])}" for name in names))
+    for phrase, scores in quality["per_prompt"].items():
+        print(f"[demo]   {phrase:<16} " + "  ".join(f"{name} {_figure(scores[name])}" for name in ("HOTA", "recall", "precision")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=os.environ.get("SAM3_MODEL", DEFAULT_MODEL))
-    parser.add_argument("--prompts", nargs="+", default=["person", "bicycle"])
+    parser.add_argument("--scene", choices=SCENES, default=None, help="default: synthetic for tiny-synthetic, else bikes")
+    parser.add_argument(
+        "--prompts", nargs="+", default=None, help="bikes only (default: person bicycle); a synthetic scene's are its phrases"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="synthetic scene: the index of its held-out test seed")
+    parser.add_argument("--frames", type=int, default=150, help="synthetic scene: frames to send")
     parser.add_argument("--output", type=Path, default=REPO / "output")
     args = parser.parse_args()
+    if args.frames < 1 or args.seed < 0:
+        parser.error("--frames must be at least 1 and --seed at least 0")
+    model, scene = choose_model_and_scene(args.model, args.scene)
+    if scene == "synthetic" and args.prompts:
+        parser.error(
+            "--prompts is for --scene bikes: a synthetic scene is scored on the phrases that name its objects, and one that names none"
+        )
     try:
-        summary = run(args.model, args.prompts, args.output)
+        summary = run(model, scene, args.prompts, args.output, args.seed, args.frames)
     except RuntimeError as error:
         sys.exit(f"[demo] {error}")
     print(
-        f"[demo] {summary['results_received']} results for {summary['frames_published']} published frames "
-        "(the node skips frames it cannot keep up with)"
+        f"[demo] {summary['results_received']} results for {summary['frames_published']} published frames of {summary['scene']}"
+        + (" (the node skips frames it cannot keep up with)" if scene == "bikes" else "")
     )
     for track_id, track in summary["tracks"].items():
-        print(f"[demo]   #{track_id:>4} {track['concept']:<12} seen in {track['frames']} frames, best score {track['best_score']}")
+        print(f"[demo]   #{track_id:>4} {track['concept']:<16} seen in {track['frames']} frames, best score {track['best_score']}")
+    if "quality" in summary:
+        _print_quality(summary["quality"])
     print(f"[demo] wrote {args.output / 'demo.mp4'} and {args.output / 'summary.json'}")
     if summary["untrained"]:
         print("[demo] (untrained model: ids and plumbing are real, masks are meaningless)")
