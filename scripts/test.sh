@@ -128,7 +128,7 @@ for index in "${!DISTROS[@]}"; do
   ran+=("$index")
 done
 # The serial parts (the soak: the node's memory over thousands of frames) of every distro at once:
-# each paced node uses under one core, and no other test runs beside them.
+# one node per core, and no other test runs beside them.
 serial_pids=()
 for index in "${ran[@]}"; do
   run_part "$index" serial quiet &
