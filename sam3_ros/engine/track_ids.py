@@ -1,8 +1,41 @@
-"""Public track ids: confirmation of new tracks, occlusion tolerance and retirement of lost ones."""
+"""Public track ids: one counter per node (`TrackIdAllocator`), and per stream the confirmation of
+new tracks, occlusion tolerance and retirement of lost ones (`TrackIdBook`)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+
+
+class TrackIdAllocator:
+    """The public track ids of every stream of a node: one counter, never reset, so that no two
+    cameras report the same id and no id comes back after a reset or with a new engine."""
+
+    def __init__(self, first_id: int = 1):
+        self._next_id = first_id
+        self._lock = threading.Lock()  # streams of one node take ids from different threads
+
+    @property
+    def next_id(self) -> int:
+        return self._next_id
+
+    def take(self) -> int:
+        with self._lock:
+            self._next_id += 1
+            return self._next_id - 1
+
+    def skip_to(self, next_id: int) -> None:
+        """Never hand out an id below `next_id` (ids another counter has handed out)."""
+        with self._lock:
+            self._next_id = max(self._next_id, next_id)
+
+    def __deepcopy__(self, memo):
+        # Shared, not part of what is copied: a book's checkpoint must draw from the same counter.
+        return self
+
+    def __reduce__(self):
+        # A snapshot keeps the count; `TrackIdBook.share_counter` joins it to a live counter.
+        return TrackIdAllocator, (self._next_id,)
 
 
 @dataclass
@@ -28,10 +61,11 @@ class TrackIdBook:
     `confirm_frames` consecutive visible frames, a track lost before confirmation is retired at
     once as a likely duplicate or false positive, and a confirmed track survives up to
     `max_lost_frames` frames of occlusion before it is retired. Public ids come from one counter
-    that is never reset, so an id is never reused, also not across engine resets.
+    that is never reset (`TrackIdAllocator`, shared by a node's streams), so an id is never reused,
+    also not across engine resets.
     """
 
-    def __init__(self, confirm_frames: int = 3, max_lost_frames: int = 30, first_public_id: int = 1):
+    def __init__(self, confirm_frames: int = 3, max_lost_frames: int = 30, allocator: TrackIdAllocator | None = None):
         if confirm_frames < 1:
             raise ValueError("confirm_frames must be at least 1")
         if max_lost_frames < 0:
@@ -39,11 +73,16 @@ class TrackIdBook:
         self.confirm_frames = confirm_frames
         self.max_lost_frames = max_lost_frames
         self._tracks: dict[int, _TrackState] = {}
-        self._next_public_id = first_public_id
+        self._allocator = TrackIdAllocator() if allocator is None else allocator
 
     @property
     def next_public_id(self) -> int:
-        return self._next_public_id
+        return self._allocator.next_id
+
+    def share_counter(self, allocator: TrackIdAllocator) -> None:
+        """Draw ids from `allocator` from now on, past every id this book has handed out."""
+        allocator.skip_to(self._allocator.next_id)
+        self._allocator = allocator
 
     def update(self, frame_index: int, visible: dict[int, bool]) -> TrackUpdate:
         """Record which of the tracker's current objects have a non-empty mask on this frame."""
@@ -57,8 +96,7 @@ class TrackIdBook:
                 state.frames_seen += 1
                 state.frames_lost = 0
                 if state.public_id is None and state.frames_seen >= self.confirm_frames:
-                    state.public_id = self._next_public_id
-                    self._next_public_id += 1
+                    state.public_id = self._allocator.take()
                 if state.public_id is not None:
                     reported[obj_id] = state.public_id
             else:
@@ -75,9 +113,8 @@ class TrackIdBook:
         `max_lost_frames` replaces the book's for this track (-1: it ends only when forgotten).
         """
         self._tracks[obj_id] = _TrackState(
-            first_frame=frame_index, frames_seen=1, public_id=self._next_public_id, max_lost_frames=max_lost_frames
+            first_frame=frame_index, frames_seen=1, public_id=self._allocator.take(), max_lost_frames=max_lost_frames
         )
-        self._next_public_id += 1
         return self._tracks[obj_id].public_id
 
     def object_of(self, public_id: int) -> int | None:

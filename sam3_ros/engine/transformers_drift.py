@@ -46,13 +46,13 @@ DEPENDENCIES = (
         "41388a89b636db5614a3c64b785a51587cb0cd3fa7fd1c96f91030ba61fc05f0",
         (
             "sam3_ros.engine.streaming_sam3.StreamingSam3VideoModel.__init__",
-            "sam3_ros.engine.concept_tracker.ConceptTracker.__init__",
-            "sam3_ros.engine.concept_tracker.ConceptTracker.set_object_caps",
+            "sam3_ros.engine.stream.session.DetectionLimits.of_config",
             "sam3_ros.engine.association.associate",
         ),
-        "the submodules detector_model and tracker_model, and the threshold and cap attributes the engine "
-        "sets and reads (max_num_objects, score_threshold_detection, new_det_thresh, assoc_iou_thresh, "
-        "trk_assoc_iou_thresh, high_conf_thresh, high_iou_thresh, init_trk_keep_alive)",
+        "the submodules detector_model and tracker_model; the cap the engine sets (max_num_objects, "
+        "infinite: a stream's caps are its session's) and the attributes it reads (assoc_iou_thresh, "
+        "trk_assoc_iou_thresh, high_conf_thresh, high_iou_thresh, init_trk_keep_alive), and that the cap "
+        "and the thresholds score_threshold_detection and new_det_thresh come from the config",
     ),
     Dependency(
         "transformers.models.sam3_video.modeling_sam3_video.Sam3VideoModel.run_detection",
@@ -87,7 +87,7 @@ DEPENDENCIES = (
         (
             "sam3_ros.engine.track_ids.TrackIdBook",
             "sam3_ros.engine.track_memory.TrackMemory.forget_dead_objects",
-            "sam3_ros.engine.concept_tracker.ConceptTracker.track_object",
+            "sam3_ros.engine.stream.visual_objects.track_object",
         ),
         "removes no object when streaming (TrackIdBook confirms and retires tracks instead); the "
         "per-object metadata it grows, which TrackMemory trims; it reads trk_keep_alive of every matched object",
@@ -129,10 +129,10 @@ DEPENDENCIES = (
         "6c4b324a94a175d3a8652f05c5afde11a95ab244cea3b78283bac06f72e117f6",
         (
             "sam3_ros.engine.streaming_sam3.StreamingSam3VideoModel._associate_det_trk",
-            "sam3_ros.engine.concept_tracker.ConceptTracker.track_object",
+            "sam3_ros.engine.stream.visual_objects.track_object",
         ),
-        "how it calls the overridden association, re-conditioning and suppression; its global object cap "
-        "must stay a no-op after the engine's quota; the metadata it sets for a new object, which "
+        "how it calls the overridden association (without the session, which the engine's forward "
+        "provides), re-conditioning and suppression; its global object cap must stay a no-op after the engine's quota; the metadata it sets for a new object, which "
         "track_object sets for a visual one",
     ),
     Dependency(
@@ -146,17 +146,18 @@ DEPENDENCIES = (
         "feecc5da31111478c827612fbb407f7c43ef7511fbd02bfe211d5dd2529f02b6",
         (
             "sam3_ros.engine.streaming_sam3.StreamingSam3VideoModel.run_tracker_propagation",
-            "sam3_ros.engine.concept_tracker.ConceptTracker._clicked_frame",
+            "sam3_ros.engine.stream.visual_objects.clicked_frame",
         ),
         "the order of the overridden hooks, the sigmoid it applies to the tracker score logits, and the "
-        "vision-feature cache entry (vision_feats, vision_pos_embeds) that _clicked_frame fills the same way",
+        "vision-feature cache entry (vision_feats, vision_pos_embeds) that clicked_frame fills the same way",
     ),
     Dependency(
         "transformers.models.sam3_video.modeling_sam3_video.Sam3VideoModel.forward",
         "61a6685a0fa95ea18ca8e706f401a991f0c1e8ce961255b6ef645f8c70172bfe",
         (
-            "sam3_ros.engine.frame_rollback.SessionCheckpoint",
-            "sam3_ros.engine.concept_tracker.ConceptTracker._forward",
+            "sam3_ros.engine.stream.rollback.SessionCheckpoint",
+            "sam3_ros.engine.stream.session.run_frame",
+            "sam3_ros.engine.streaming_sam3.StreamingSam3VideoModel.forward",
         ),
         "which session fields a frame replaces and which it changes in place (the checkpoint copies "
         "containers and shares tensors), and its arguments (inference_session, frame, frame_idx)",
@@ -169,9 +170,9 @@ DEPENDENCIES = (
             "sam3_ros.engine.track_memory.TrackMemory.prune",
             "sam3_ros.engine.track_memory.TrackMemory.forget_dead_objects",
             "sam3_ros.engine.track_memory.session_footprint",
-            "sam3_ros.engine.frame_rollback.copy_containers",
-            "sam3_ros.engine.concept_tracker.ConceptTracker._register",
-            "sam3_ros.engine.concept_tracker.ConceptTracker._start_session",
+            "sam3_ros.engine.stream.rollback.copy_containers",
+            "sam3_ros.engine.stream.prompts.register",
+            "sam3_ros.engine.stream.session.StreamSession",
         ),
         "the names and container types of the session's fields; a new growing field needs pruning, and "
         "obj_with_new_inputs is still not set here",
@@ -179,7 +180,7 @@ DEPENDENCIES = (
     Dependency(
         "transformers.models.sam3_video.modeling_sam3_video.Sam3VideoInferenceSession.add_prompt",
         "951db192f084d7deaffd9f55a0897f564ae4b5a7df09e5cadfd021e22d46106c",
-        ("sam3_ros.engine.concept_tracker.ConceptTracker._register",),
+        ("sam3_ros.engine.stream.prompts.register",),
         "bypassed (it numbers prompts with len(prompts), which reuses a live id after a removal): the "
         "engine writes prompts itself, so add_prompt must do nothing else",
     ),
@@ -187,7 +188,7 @@ DEPENDENCIES = (
         "transformers.models.sam3_video.modeling_sam3_video.Sam3VideoInferenceSession.obj_id_to_idx",
         "d50f47fafde2ecb76dbcaf84dbbc5a519b0afd7576aa897ed9fe098042d5faf7",
         (
-            "sam3_ros.engine.concept_tracker.ConceptTracker.track_object",
+            "sam3_ros.engine.stream.visual_objects.track_object",
             "sam3_ros.engine.batched_tracker.tracker_step",
         ),
         "creates an object's per-object tables on first use, with the cond_frame_outputs and "
@@ -198,7 +199,7 @@ DEPENDENCIES = (
         "0c68ecf8069125aec35ce21a93111f0c57d124179481e683c88f306fd84e06b1",
         (
             "sam3_ros.engine.track_memory.TrackMemory.remove_objects",
-            "sam3_ros.engine.concept_tracker.ConceptTracker._clicked_frame",
+            "sam3_ros.engine.stream.visual_objects.clicked_frame",
         ),
         "re-indexes the per-object tables but leaves the per-object metadata (forget_dead_objects drops "
         "it); removing the last object resets the session and empties its feature cache",
@@ -212,7 +213,7 @@ DEPENDENCIES = (
     Dependency(
         "transformers.models.sam3_video.modeling_sam3_video.Sam3VideoInferenceCache.__init__",
         "d7fe5d660945ce2398611e65947722977654c9ba8c270a5ef239efdf3324493a",
-        ("sam3_ros.engine.frame_rollback.copy_containers",),
+        ("sam3_ros.engine.stream.rollback.copy_containers",),
         "its state is plain containers of tensors, which the checkpoint copies",
     ),
     # -- NMS and hole filling, whose hub kernel the engine replaces --------------------------------
@@ -245,7 +246,7 @@ DEPENDENCIES = (
     Dependency(
         "transformers.models.sam3_video.processing_sam3_video.Sam3VideoProcessor.add_text_prompt",
         "2a181dc500bbf9849c8b54ea678ed0ba192886e03694097433b58fd2d92832de",
-        ("sam3_ros.engine.concept_tracker.ConceptTracker._register",),
+        ("sam3_ros.engine.stream.prompts.register",),
         "the tokenisation the engine repeats: padding to max_length 32 (the engine also truncates)",
     ),
     Dependency(
@@ -402,7 +403,7 @@ DEPENDENCIES = (
     Dependency(
         "transformers.models.sam3.modeling_sam3.Sam3GeometryEncoder._encode_boxes",
         "1d1a0dadf8bccc6052c108fd6c8d28186abb75d526a5aa35d772800d2fbe9e7b",
-        ("sam3_ros.engine.concept_tracker.EXEMPLARS_SUPPORTED",),
+        ("sam3_ros.engine.stream.prompts.EXEMPLARS_SUPPORTED",),
         "exemplar boxes are pooled with torchvision's roi_align, imported only where torchvision is available",
     ),
     Dependency(

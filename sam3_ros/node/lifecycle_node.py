@@ -37,6 +37,7 @@ from sam3_ros.engine.concept_tracker import ConceptTracker, IdCounters
 from sam3_ros.engine.frame_preprocessing import FrameError
 from sam3_ros.engine.model_loading import MODEL_BANNERS, ModelLoadError, load_sam3
 from sam3_ros.engine.prompt_registry import PromptError
+from sam3_ros.engine.track_ids import TrackIdAllocator
 from sam3_ros.msg import InstanceArray
 from sam3_ros.node.health import HealthMonitor, device_memory_mib
 from sam3_ros.node.image_conversion import (
@@ -108,7 +109,9 @@ class Sam3Node(LifecycleNode):
         self.config: NodeConfig | None = None
         self.engine: ConceptTracker | None = None
         self._interfaces: _Interfaces | None = None
-        self._id_counters = IdCounters()  # carried from one engine to the next, so ids are never reused
+        # Carried from one engine to the next, so ids are never reused.
+        self._id_counters = IdCounters()
+        self._track_ids = TrackIdAllocator()
         self._banner = ""
         self._active = False
         self._shown_markers: set[int] = set()  # track ids whose RViz markers are up
@@ -160,7 +163,7 @@ class Sam3Node(LifecycleNode):
             return self._configure_failed(str(error))
         except Exception as error:  # noqa: BLE001 - a broken model directory must not end the node
             return self._configure_failed(f"could not load SAM 3 from '{config.model}': {error!r}")
-        engine = ConceptTracker(model, tokenizer, config.tracker, self._id_counters)
+        engine = ConceptTracker(model, tokenizer, config.tracker, self._id_counters, self._track_ids)
         try:
             self.prompt_service.apply_start_prompts(engine, config)
         except PromptError as error:

@@ -16,6 +16,7 @@ from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.frame_preprocessing import frame_to_pixel_values
 from sam3_ros.engine.mask_postprocessing import masks_at_source_size
 from sam3_ros.engine.prompt_registry import PromptRequest
+from sam3_ros.engine.stream.session import DetectionLimits, StreamSession
 from sam3_ros.engine.streaming_sam3 import StreamingSam3VideoModel
 from sam3_ros.engine.tiny_model import build_tiny_sam3
 
@@ -66,10 +67,7 @@ def crowded_sam3():
 
 @pytest.fixture
 def make_tracker(tiny_sam3):
-    """Factory: a ConceptTracker on the module's tiny model with `texts` already prompted.
-
-    One tracker per test at a time: the engine writes its object caps onto the model it is given.
-    """
+    """Factory: a ConceptTracker on the module's tiny model with `texts` already prompted."""
 
     def make(*texts: str, model=None, **settings) -> ConceptTracker:
         sam3, tokenizer = model or tiny_sam3
@@ -104,7 +102,7 @@ class PlainStream:
         self.model.load_state_dict(model.state_dict())
         self.model.to(dtype)
         self.dtype = dtype
-        self.session = Sam3VideoInferenceSession(inference_device="cpu", dtype=dtype)
+        self.session = self.new_session(dtype)
         for prompt_id, text in prompts.items():
             tokens = tokenizer(text, return_tensors="pt", padding="max_length", max_length=32)
             self.session.prompts[prompt_id] = text
@@ -116,15 +114,14 @@ class PlainStream:
     def step(self, frame: np.ndarray) -> dict[int, np.ndarray]:
         """Track one frame; return each model object's mask at the frame's size."""
         pixel_values = frame_to_pixel_values(frame, self.model.config.image_size, "cpu", self.dtype)
-        self.before_frame()
         output = self.model(inference_session=self.session, frame=pixel_values, frame_idx=self.frame_idx)
         self.frame_idx += 1
         self.mask_logits = {obj_id: logits.float() for obj_id, logits in output.obj_id_to_mask.items()}  # low resolution
         height, width = frame.shape[:2]
         return {obj_id: masks_at_source_size(logits, height, width)[0].numpy() for obj_id, logits in output.obj_id_to_mask.items()}
 
-    def before_frame(self) -> None:
-        pass
+    def new_session(self, dtype: torch.dtype):
+        return Sam3VideoInferenceSession(inference_device="cpu", dtype=dtype)
 
     def logit_difference(self, reference: "PlainStream") -> float:
         """The largest difference of this frame's mask logits from `reference`'s, relative to each
@@ -142,8 +139,9 @@ class EngineModelStream(PlainStream):
 
     model_class = StreamingSam3VideoModel
 
-    def before_frame(self) -> None:
-        self.model.prepare_frame({})
+    def new_session(self, dtype: torch.dtype):
+        # With upstream's own caps and thresholds, as the plain stream has them.
+        return StreamSession(DetectionLimits.of_config(self.model.config), inference_device="cpu", dtype=dtype)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ import cv2
 import pytest
 import torch
 
-from sam3_ros.engine import concept_tracker
-from sam3_ros.engine.concept_tracker import EXEMPLARS_SUPPORTED
 from sam3_ros.engine.prompt_registry import ExemplarBox, Prompt, PromptError, PromptRequest
+from sam3_ros.engine.stream import prompts as stream_prompts
+from sam3_ros.engine.stream.prompts import EXEMPLARS_SUPPORTED
 
 needs_torchvision = pytest.mark.skipif(not EXEMPLARS_SUPPORTED, reason="exemplar boxes need torchvision's roi_align")
 
@@ -74,7 +74,7 @@ def test_the_full_torch_set_runs_the_exemplar_tests():
 @pytest.mark.parametrize("operation", ["add_prompts", "replace_prompts"])
 def test_exemplars_without_torchvision_are_refused_and_change_nothing(make_tracker, operation, monkeypatch):
     """What the demo's light torch set (no torchvision) answers; run everywhere as if torchvision were missing."""
-    monkeypatch.setattr(concept_tracker, "EXEMPLARS_SUPPORTED", False)
+    monkeypatch.setattr(stream_prompts, "EXEMPLARS_SUPPORTED", False)
     tracker = make_tracker("person")
     before = tracker.active_prompts()
 

@@ -1,4 +1,4 @@
-"""A frame that fails halfway leaves the engine exactly as before it (sam3_ros.engine.frame_rollback).
+"""A frame that fails halfway leaves the engine exactly as before it (sam3_ros.engine.stream.rollback).
 
 The failure is a real exception raised inside SAM 3's tracker while it adds new objects, the most
 likely place for a real out-of-memory error: adding objects is where memory grows.

@@ -18,7 +18,7 @@ LOGIT_TOLERANCE = 1e-5
 
 
 def _object_index(tracker, track_id):
-    return tracker.session.obj_id_to_idx(tracker._ids.object_of(track_id))
+    return tracker.session.obj_id_to_idx(tracker._stream.ids.object_of(track_id))
 
 
 def test_a_clicked_object_is_what_transformers_tracker_computes_for_the_same_clicks(make_tracker, bikes_frames):
@@ -82,11 +82,11 @@ class _ReferenceTracker:
 
     def __init__(self, tracker):
         self._engine = tracker.session
-        width, height = tracker._frame_size
+        width, height = tracker._stream.frame_size
         self.session = Sam3TrackerVideoInferenceSession(video_height=height, video_width=width, inference_device="cpu", dtype=torch.float32)
         self.session.processed_frames = {}
         self._model = tracker._model.tracker_model
-        self._processor = _points_only_processor(tracker._image_size)
+        self._processor = _points_only_processor(tracker._model.config.image_size)
         self.propagated = {}  # frame index -> output of propagation alone, before clicks on that frame
 
     @property
@@ -179,7 +179,7 @@ def test_the_detector_never_matches_a_visual_object(make_tracker, bikes_frames, 
     person = next(i for i in tracker.process(bikes_frames[2]).instances if i.prompt_id != VISUAL_PROMPT_ID)
     x0, y0, x1, y1 = person.box
     track_id = tracker.track_object(VisualPrompt(box=(x0, y0, x1, y1)))
-    visual_obj_id = tracker._ids.object_of(track_id)
+    visual_obj_id = tracker._stream.ids.object_of(track_id)
     model, matches = tracker._model, []
 
     def associate_and_record(*args, **kwargs):
@@ -223,9 +223,9 @@ def test_the_detector_does_not_recondition_a_refined_object_within_the_hold_wind
         result = tracker.process(frame)
     person = result.instances[0]
     tracker.refine_object(person.track_id, VisualPrompt(clicks=(Click(*_centre(person.box)),)))  # on session frame 2
-    obj_id = tracker._ids.object_of(person.track_id)
+    obj_id = tracker._stream.ids.object_of(person.track_id)
     held = []
-    hooks.append(model.register_forward_pre_hook(lambda *_: held.append(obj_id in model.recondition_held_obj_ids)))
+    hooks.append(model.register_forward_pre_hook(lambda *_: held.append(obj_id in tracker.session.recondition_held_obj_ids)))
     reconditioned = []
     for frame in bikes_frames[3:9]:  # session frames 3 to 8
         tracker.process(frame)
@@ -370,7 +370,7 @@ def _stream_after_clicks(make_tracker, bikes_frames, out_of_memory_once, fail: b
             tracker.refine_object(rider, correction)
         outputs = tracker.session.output_dict_per_obj[_object_index(tracker, rider)]
         assert {kind: dict(frames) for kind, frames in outputs.items()} == before, "the failed refinement left its output"
-        assert not tracker._held_until
+        assert not tracker._stream.held_until
     tracker.refine_object(rider, correction)
     results += [tracker.process(frame) for frame in bikes_frames[3:6]]
     return tracker, results

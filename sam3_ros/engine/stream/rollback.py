@@ -1,4 +1,4 @@
-"""A frame is all or nothing: after an exception the tracking state is exactly as before the frame.
+"""A frame is all or nothing: after an exception a stream's tracking state is exactly as before the frame.
 
 Upstream's `Sam3VideoModel.forward` changes the session step by step: the new frame's pixels, new
 objects' ids and indices, their mask inputs and tracker outputs, and only at the very end
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict, defaultdict
+from contextlib import contextmanager
 
 from transformers.models.sam3_video.modeling_sam3_video import (
     Sam3VideoInferenceCache,
     Sam3VideoInferenceSession,
 )
 
+from sam3_ros.engine.stream.session import StreamState
 from sam3_ros.engine.track_ids import TrackIdBook
 
 _PLAIN_CONTAINERS = (dict, OrderedDict, list, set, tuple)
@@ -56,3 +58,17 @@ class SessionCheckpoint:
         vars(session).clear()
         vars(session).update(self._session_state)
         ids.restore(self._ids)
+
+
+@contextmanager
+def all_or_nothing(stream: StreamState):
+    """A change of a stream's tracking state (a frame, clicks) that either completes or, after any
+    exception, leaves the stream exactly as before it; track ids handed out meanwhile stay used."""
+    checkpoint = SessionCheckpoint(stream.session, stream.ids)
+    before = (stream.next_frame, stream.frame_size, stream.idle_frame, dict(stream.held_until), dict(stream.visual_labels))
+    try:
+        yield
+    except BaseException:
+        checkpoint.restore(stream.session, stream.ids)
+        stream.next_frame, stream.frame_size, stream.idle_frame, stream.held_until, stream.visual_labels = before
+        raise

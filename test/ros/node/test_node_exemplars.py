@@ -17,7 +17,7 @@ from sam3_ros.msg import ConceptPrompt
 from sam3_ros.srv import SetPrompts
 from sensor_msgs.msg import RegionOfInterest
 
-from sam3_ros.engine.concept_tracker import EXEMPLARS_SUPPORTED
+from sam3_ros.engine.stream.prompts import EXEMPLARS_SUPPORTED
 from sam3_ros.outputs.mask_encoding import decode_mask
 
 REPLACE, ADD = SetPrompts.Request.REPLACE, SetPrompts.Request.ADD

@@ -15,7 +15,7 @@ from sam3_ros.msg import ConceptPrompt
 from sam3_ros.srv import SetPrompts
 from sensor_msgs.msg import RegionOfInterest
 
-from sam3_ros.engine.concept_tracker import EXEMPLARS_SUPPORTED
+from sam3_ros.engine.stream.prompts import EXEMPLARS_SUPPORTED
 
 REPLACE, ADD, REMOVE = SetPrompts.Request.REPLACE, SetPrompts.Request.ADD, SetPrompts.Request.REMOVE
 # Each refusal, its fix and the reset before the next test come faster than from a person: no rate
