@@ -7,6 +7,13 @@
 The node is a managed (lifecycle) node; autostart:=false leaves it unconfigured for a lifecycle
 manager (or `ros2 lifecycle set /sam3 configure` and `activate`).
 
+Several cameras on one model (docs/cameras.md): set `cameras` in the params_file (as in
+config/sam3.yaml); each camera then reads <camera>/image in the node's namespace and publishes
+~/<camera>/instances. Two cameras without a launch file:
+
+    ros2 run sam3_ros sam3_ros --ros-args --params-file config/sam3.yaml -p "cameras:=[front, rear]" \
+        -r front/image:=/front/color/image_raw -r rear/image:=/rear/color/image_raw
+
 Fast DDS gets the package's profile for camera-sized images (config/fastdds_large_images.xml)
 unless FASTDDS_DEFAULT_PROFILES_FILE is set or fastdds_profile:=... names another; the camera
 driver's process needs the same profile (docs/install.md "Camera-sized images").

@@ -184,6 +184,11 @@ class ConceptTracker:
         with self._lock:
             return visual_objects.visual_objects(self._stream)
 
+    def is_live(self, track_id: int) -> bool:
+        """Whether this tracker tracks `track_id` now (a reported track that has not ended)."""
+        with self._lock:
+            return visual_objects.is_live(self._stream, track_id)
+
     # -- frames --------------------------------------------------------------------------------
 
     def reset(self) -> None:

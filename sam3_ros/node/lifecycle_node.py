@@ -1,4 +1,4 @@
-"""The `sam3` ROS 2 node: a managed (lifecycle) node around ConceptTracker.
+"""The `sam3` ROS 2 node: a managed (lifecycle) node around one ConceptTracker per camera, on one model.
 
 Lifecycle: configure validates the parameters, loads the model and creates the topics and the
 prompt services; activate starts processing; deactivate ignores incoming images but keeps prompts
@@ -6,9 +6,14 @@ and tracks; cleanup frees the model (prompts stay in the `prompts` parameter); s
 process. With `autostart` (default) the node walks itself to active at start-up. Diagnostics go
 to /diagnostics once a second in every state.
 
+Cameras (parameter `cameras`, docs/cameras.md): each has its topics, outputs and tracker; the
+trackers share the model and one track id counter, and prompts are node-wide. Without the
+parameter the node has one unnamed camera on `image`, with its outputs directly under `~/`.
+
 Threads: the executor delivers images, service calls and transitions; one worker thread runs the
-model on the newest image only. A new image replaces one still waiting (counted as dropped), so
-the queue never grows, and prompt changes wait at most one frame for the engine's lock.
+model on each camera's newest image only, the cameras in turn. A new image replaces one of its
+camera still waiting (counted as dropped), so the queue never grows, and prompt changes wait at
+most one frame for the engine's lock.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import rclpy
 import torch
@@ -33,6 +38,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
+from sam3_ros.engine.camera_group import CameraGroup
 from sam3_ros.engine.concept_tracker import ConceptTracker, IdCounters
 from sam3_ros.engine.frame_preprocessing import FrameError
 from sam3_ros.engine.model_loading import MODEL_BANNERS, ModelLoadError, load_sam3
@@ -53,7 +59,7 @@ from sam3_ros.node.message_conversion import (
     instance_array_from_result,
 )
 from sam3_ros.node.out_of_memory import FrameFailure, ObjectCaps, OutOfMemoryBackoff
-from sam3_ros.node.parameters import NodeConfig, declare_parameters, read_config
+from sam3_ros.node.parameters import CameraInput, NodeConfig, declare_parameters, read_config
 from sam3_ros.node.prompt_service import PromptService
 from sam3_ros.node.ros_process import init_rclpy, spin_until_done
 from sam3_ros.node.rviz_markers import delete_all_markers, markers_for_instances
@@ -88,9 +94,11 @@ class FrameInputs:
 
 
 @dataclass
-class _Interfaces:
-    """What configure creates and cleanup destroys."""
+class _Camera:
+    """One camera's tracker, topics and frame state: what configure creates and cleanup destroys."""
 
+    input: CameraInput
+    tracker: ConceptTracker
     instances: object
     label: object
     debug: object
@@ -98,6 +106,17 @@ class _Interfaces:
     colour_topic: str
     image_sub: object | None
     synchronised: SynchronisedSubscriptions | None
+    out_of_memory: OutOfMemoryBackoff
+    pending: FrameInputs | None = None  # its newest unprocessed frame
+    shown_markers: set[int] = field(default_factory=set)  # track ids whose RViz markers are up
+    marker_frame: str = ""  # the frame they are in
+
+
+@dataclass
+class _Interfaces:
+    """What configure creates and cleanup destroys."""
+
+    cameras: list[_Camera]
     services: list
     clicked_point_sub: object | None  # with depth: RViz's "Publish Point" clicks
 
@@ -107,22 +126,19 @@ class Sam3Node(LifecycleNode):
         super().__init__("sam3", **kwargs)
         declare_parameters(self)
         self.config: NodeConfig | None = None
-        self.engine: ConceptTracker | None = None
+        self.engine: CameraGroup | None = None
         self._interfaces: _Interfaces | None = None
-        # Carried from one engine to the next, so ids are never reused.
+        # Carried from one engine to the next (and shared by the cameras), so ids are never reused.
         self._id_counters = IdCounters()
         self._track_ids = TrackIdAllocator()
         self._banner = ""
         self._active = False
-        self._shown_markers: set[int] = set()  # track ids whose RViz markers are up
-        self._marker_frame = ""  # the frame they are in
-        self.last_frame_size: tuple[int, int] | None = None  # (width, height): exemplar boxes must fit in it
-        self.last_depth_view: DepthView | None = None  # with depth: where clicked 3D points land
-        self._out_of_memory = OutOfMemoryBackoff(1)  # set at configure
+        self._frame_sizes: dict[str, tuple[int, int]] = {}  # camera -> (width, height) of its latest frame
+        self.depth_views: dict[str, DepthView] = {}  # camera -> with depth: where clicked 3D points land
         self.finished = Future()  # done after a lifecycle shutdown: main() then ends the process
 
-        self._pending: FrameInputs | None = None  # newest unprocessed frame
-        self._pending_lock = threading.Lock()
+        self._pending_lock = threading.Lock()  # guards each camera's pending frame
+        self._turn = 0  # the camera whose frame goes first next, so that none starves
         self._processing = threading.Lock()  # held for a whole frame; cleanup waits for it
         self._wake = threading.Event()
 
@@ -163,18 +179,19 @@ class Sam3Node(LifecycleNode):
             return self._configure_failed(str(error))
         except Exception as error:  # noqa: BLE001 - a broken model directory must not end the node
             return self._configure_failed(f"could not load SAM 3 from '{config.model}': {error!r}")
-        engine = ConceptTracker(model, tokenizer, config.tracker, self._id_counters, self._track_ids)
+        cameras = [camera.name for camera in config.cameras]
+        engine = CameraGroup(model, tokenizer, cameras, config.tracker, self._id_counters, self._track_ids)
         try:
             self.prompt_service.apply_start_prompts(engine, config)
         except PromptError as error:
             return self._configure_failed(f"parameter prompts: {error}")
         self.config, self.engine = config, engine
         self.prompt_service.configured(engine, config)
-        self._out_of_memory = OutOfMemoryBackoff(config.out_of_memory_streak)
         self._banner = MODEL_BANNERS.get(config.model, "")
-        self._interfaces = self._create_interfaces(config)
+        self._interfaces = self._create_interfaces(config, engine)
         dtype = str(engine.dtype).removeprefix("torch.")
-        self.health.configured(config.model, str(engine.device), dtype, config.depth is not None, config.stall_timeout, model.mask_kernels)
+        depth = any(camera.depth is not None for camera in config.cameras)
+        self.health.configured(config.model, str(engine.device), dtype, depth, config.stall_timeout, model.mask_kernels)
         self.get_logger().info(
             f"configured (inactive, vision backbone: {model.vision_backend}, mask NMS and hole filling: "
             f"{model.mask_kernels}): activate to start processing"
@@ -190,38 +207,54 @@ class Sam3Node(LifecycleNode):
         self.health.configure_failed(reason)
         return FAILURE
 
-    def _create_interfaces(self, config: NodeConfig) -> _Interfaces:
-        colour_type, colour_topic = (CompressedImage, "image/compressed") if config.use_compressed else (Image, "image")
-        image_sub = synchronised = None
-        if config.depth is None:
-            image_sub = self.create_subscription(colour_type, colour_topic, self._on_image, config.image_qos)
+    @property
+    def last_frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the first camera's latest frame: exemplar boxes must fit in it."""
+        config = self.config
+        return self._frame_sizes.get(config.cameras[0].name) if config is not None else None
+
+    def _create_camera(self, camera: CameraInput, tracker: ConceptTracker, config: NodeConfig) -> _Camera:
+        colour_type, colour_topic = (CompressedImage, "image/compressed") if camera.use_compressed else (Image, "image")
+        colour_topic = camera.topic(colour_topic)
+        instances, label, debug, markers = (
+            self.create_lifecycle_publisher(kind, camera.output(name), depth)
+            for kind, name, depth in (
+                (InstanceArray, "instances", 10),
+                (Image, "label_image", 5),
+                (Image, "debug_image", 5),
+                (MarkerArray, "markers", 5),
+            )
+        )
+        state = _Camera(
+            camera, tracker, instances, label, debug, markers, colour_topic, None, None, OutOfMemoryBackoff(config.out_of_memory_streak)
+        )
+        if camera.depth is None:
+            state.image_sub = self.create_subscription(colour_type, colour_topic, lambda msg: self._on_image(state, msg), config.image_qos)
         else:
-            synchronised = SynchronisedSubscriptions(
+            state.synchronised = SynchronisedSubscriptions(
                 self,
-                [(colour_type, colour_topic), (Image, DEPTH_TOPIC), (CameraInfo, DEPTH_INFO_TOPIC)],
+                [(colour_type, colour_topic), (Image, camera.topic(DEPTH_TOPIC)), (CameraInfo, camera.topic(DEPTH_INFO_TOPIC))],
                 config.image_qos,
-                config.depth.sync_queue_size,
-                config.depth.sync_slop,
-                on_set=self._on_synchronised,
+                camera.depth.sync_queue_size,
+                camera.depth.sync_slop,
+                on_set=lambda colour, depth, info: self._on_synchronised(state, colour, depth, info),
                 on_first=self._on_colour_image,
             )
+        return state
+
+    def _create_interfaces(self, config: NodeConfig, engine: CameraGroup) -> _Interfaces:
+        cameras = [self._create_camera(camera, engine.trackers[camera.name], config) for camera in config.cameras]
         # The node's default group also serves the parameter and lifecycle services: prompt changes
         # from the prompt services, `ros2 param set prompts` and configure then run one at a time,
         # so a service call mirroring its set into `prompts` never interleaves with a change of it.
         services = self.default_callback_group
         clicked_point_sub = None
-        if config.depth is not None:
+        if any(camera.depth is not None for camera in config.cameras):
             clicked_point_sub = self.create_subscription(
                 PointStamped, "clicked_point", self.visual_prompt_service.on_clicked_point, 10, callback_group=services
             )
         return _Interfaces(
-            instances=self.create_lifecycle_publisher(InstanceArray, "~/instances", 10),
-            label=self.create_lifecycle_publisher(Image, "~/label_image", 5),
-            debug=self.create_lifecycle_publisher(Image, "~/debug_image", 5),
-            markers=self.create_lifecycle_publisher(MarkerArray, "~/markers", 5),
-            colour_topic=colour_topic,
-            image_sub=image_sub,
-            synchronised=synchronised,
+            cameras=cameras,
             services=[
                 self.create_service(
                     SetPrompts, "~/set_prompts", self.prompt_service.on_set_prompts, qos_profile=_SERVICE_QOS, callback_group=services
@@ -258,25 +291,27 @@ class Sam3Node(LifecycleNode):
         result = super().on_activate(state)  # enables the lifecycle publishers
         self._active = True
         self.health.activated(time.monotonic())
-        inputs = f"ready on '{self.resolve_topic_name(self._interfaces.colour_topic)}'"
-        if self._interfaces.synchronised is not None:
-            inputs += (
-                f" with depth from '{self.resolve_topic_name(DEPTH_TOPIC)}' and '{self.resolve_topic_name(DEPTH_INFO_TOPIC)}' "
-                f"(approximate-time sync: {self._interfaces.synchronised.backend})"
-            )
+        inputs = ", ".join(self._inputs_description(camera) for camera in self._interfaces.cameras)
         prompts = ", ".join(p.text for p in self.engine.active_prompts()) or "none"
         self.get_logger().info(f"active: {inputs}; prompts: {prompts}")
         return result
 
+    def _inputs_description(self, camera: _Camera) -> str:
+        text = f"ready on '{self.resolve_topic_name(camera.colour_topic)}'"
+        if camera.synchronised is not None:
+            depth, info = (self.resolve_topic_name(camera.input.topic(topic)) for topic in (DEPTH_TOPIC, DEPTH_INFO_TOPIC))
+            text += f" with depth from '{depth}' and '{info}' (approximate-time sync: {camera.synchronised.backend})"
+        return text
+
     def on_deactivate(self, state) -> TransitionCallbackReturn:
         self._active = False
-        with self._pending_lock:
-            self._pending = None
-        # Markers would otherwise stay in RViz while nothing updates them.
-        if self._shown_markers and self._interfaces.markers.get_subscription_count() > 0:
-            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self._marker_frame)
-            self._interfaces.markers.publish(delete_all_markers(header))
-        self._shown_markers = set()
+        self._drop_pending()
+        for camera in self._interfaces.cameras:
+            # Markers would otherwise stay in RViz while nothing updates them.
+            if camera.shown_markers and camera.markers.get_subscription_count() > 0:
+                header = Header(stamp=self.get_clock().now().to_msg(), frame_id=camera.marker_frame)
+                camera.markers.publish(delete_all_markers(header))
+            camera.shown_markers = set()
         self.health.deactivated()
         self.get_logger().info("inactive: incoming images are ignored; prompts and tracks are kept")
         return super().on_deactivate(state)
@@ -306,8 +341,7 @@ class Sam3Node(LifecycleNode):
     def _release(self, destroy_interfaces: bool) -> None:
         """Stop processing and free the model; idempotent. The id counters survive for the next engine."""
         self._active = False
-        with self._pending_lock:
-            self._pending = None
+        self._drop_pending()
         with self._processing:  # let the frame in progress finish
             interfaces, self._interfaces = self._interfaces, None
             if interfaces is not None and destroy_interfaces:
@@ -321,58 +355,80 @@ class Sam3Node(LifecycleNode):
         self.health.cleaned_up()
 
     def _destroy_interfaces(self, interfaces: _Interfaces) -> None:
-        for publisher in (interfaces.instances, interfaces.label, interfaces.debug, interfaces.markers):
-            self.destroy_lifecycle_publisher(publisher)
-        if interfaces.image_sub is not None:
-            self.destroy_subscription(interfaces.image_sub)
-        if interfaces.synchronised is not None:
-            interfaces.synchronised.destroy()
+        for camera in interfaces.cameras:
+            for publisher in (camera.instances, camera.label, camera.debug, camera.markers):
+                self.destroy_lifecycle_publisher(publisher)
+            if camera.image_sub is not None:
+                self.destroy_subscription(camera.image_sub)
+            if camera.synchronised is not None:
+                camera.synchronised.destroy()
         if interfaces.clicked_point_sub is not None:
             self.destroy_subscription(interfaces.clicked_point_sub)
         for service in interfaces.services:
             self.destroy_service(service)
-        self._shown_markers = set()
 
     # -- images ----------------------------------------------------------------------------------
 
     def _on_colour_image(self, msg) -> None:
         self.health.image_received(time.monotonic())
 
-    def _on_image(self, msg) -> None:
+    def _on_image(self, camera: _Camera, msg) -> None:
         self._on_colour_image(msg)
-        self._enqueue(FrameInputs(msg))
+        self._enqueue(camera, FrameInputs(msg))
 
-    def _on_synchronised(self, colour, depth, info) -> None:
+    def _on_synchronised(self, camera: _Camera, colour, depth, info) -> None:
         self.health.inputs_synchronised(time.monotonic())
-        self._enqueue(FrameInputs(colour, depth, info))
+        self._enqueue(camera, FrameInputs(colour, depth, info))
 
-    def _enqueue(self, inputs: FrameInputs) -> None:
+    def _enqueue(self, camera: _Camera, inputs: FrameInputs) -> None:
         if not self._active:
             return  # inactive: images are ignored, not queued for later
         with self._pending_lock:
-            if self._pending is not None:
+            if camera.pending is not None:
                 self.health.frame_dropped()
-            self._pending = inputs
+            camera.pending = inputs
         self._wake.set()
+
+    def _drop_pending(self) -> None:
+        interfaces = self._interfaces
+        with self._pending_lock:
+            for camera in interfaces.cameras if interfaces is not None else ():
+                camera.pending = None
+
+    def _next_frame(self) -> tuple[_Camera | None, FrameInputs | None]:
+        """The next camera with a frame waiting, counting on from the one after the last served
+        (no camera starves, whatever the rates), and that frame; the wake-up stays set while
+        another camera's frame waits."""
+        interfaces = self._interfaces
+        cameras = interfaces.cameras if interfaces is not None else []
+        with self._pending_lock:
+            order = cameras[self._turn :] + cameras[: self._turn]
+            waiting = [camera for camera in order if camera.pending is not None]
+            if len(waiting) <= 1:
+                self._wake.clear()
+            if not waiting:
+                return None, None
+            camera = waiting[0]
+            inputs, camera.pending = camera.pending, None
+            self._turn = (cameras.index(camera) + 1) % len(cameras)
+            return camera, inputs
 
     def _process_loop(self) -> None:
         while self._running:
             if not self._wake.wait(timeout=0.2):
                 continue
-            with self._pending_lock:
-                inputs, self._pending = self._pending, None
-                self._wake.clear()
+            camera, inputs = self._next_frame()
             if inputs is not None:
                 with self._processing:
-                    self._process(inputs)
+                    self._process(camera, inputs)
 
-    def _process(self, inputs: FrameInputs) -> None:
-        engine, interfaces, msg = self.engine, self._interfaces, inputs.colour
-        if engine is None or not self._active:
+    def _process(self, camera: _Camera, inputs: FrameInputs) -> None:
+        msg = inputs.colour
+        if self.engine is None or not self._active:
             return
         try:
             rgb = rgb_from_compressed_msg(msg) if isinstance(msg, CompressedImage) else rgb_from_image_msg(msg)
-            result = engine.process(rgb, stamp=msg.header.stamp)
+            result = camera.tracker.process(rgb, stamp=msg.header.stamp)
         except (ImageConversionError, FrameError) as error:
             self.get_logger().warning(f"skipping image: {error}", throttle_duration_sec=_THROTTLE_S)
             self.health.image_rejected(str(error))
@@ -385,47 +441,48 @@ class Sam3Node(LifecycleNode):
         # which emptying the CUDA cache could not give back while it lives.
         if failure is not None:
             if failure.out_of_memory:
-                self._on_out_of_memory(engine, failure.description)
+                self._on_out_of_memory(camera, failure.description)
             else:
                 self.get_logger().error(f"inference failed, frame skipped: {failure.description}", throttle_duration_sec=_THROTTLE_S)
                 self.health.inference_failed(failure.description)
             return
-        self._out_of_memory.frame_succeeded()
-        self.last_frame_size = (result.width, result.height)
-        positions = self._positions(result, inputs) if inputs.depth is not None else None
+        camera.out_of_memory.frame_succeeded()
+        self._frame_sizes[camera.input.name] = (result.width, result.height)
+        positions = self._positions(camera.input, result, inputs) if inputs.depth is not None else None
         array = instance_array_from_result(result, msg.header, positions, inputs.depth.header if inputs.depth else None)
-        interfaces.instances.publish(array)
+        camera.instances.publish(array)
         positioned = sum(1 for position in (positions or {}).values() if position.valid)
         self.health.frame_processed(self._latency_s(msg.header.stamp), len(result.instances), positioned)
-        if self.config.publish_label_image and interfaces.label.get_subscription_count() > 0:
-            interfaces.label.publish(image_msg_from_array(label_image_from_masks(result), "16UC1", msg.header))
-        if self.config.publish_debug_image and interfaces.debug.get_subscription_count() > 0:
+        if self.config.publish_label_image and camera.label.get_subscription_count() > 0:
+            camera.label.publish(image_msg_from_array(label_image_from_masks(result), "16UC1", msg.header))
+        if self.config.publish_debug_image and camera.debug.get_subscription_count() > 0:
             overlay = draw_overlay(rgb, result, self._banner)
-            interfaces.debug.publish(image_msg_from_array(overlay, "rgb8", msg.header))
-        if interfaces.markers.get_subscription_count() > 0:
-            markers, self._shown_markers = markers_for_instances(array, self._shown_markers)
-            self._marker_frame = array.depth_header.frame_id
+            camera.debug.publish(image_msg_from_array(overlay, "rgb8", msg.header))
+        if camera.markers.get_subscription_count() > 0:
+            markers, camera.shown_markers = markers_for_instances(array, camera.shown_markers)
+            camera.marker_frame = array.depth_header.frame_id
             if markers.markers:
-                interfaces.markers.publish(markers)
+                camera.markers.publish(markers)
 
-    def _on_out_of_memory(self, engine: ConceptTracker, error: str) -> None:
-        """Skip the frame; after a run of them, halve the object caps instead of failing for ever."""
+    def _on_out_of_memory(self, camera: _Camera, error: str) -> None:
+        """Skip the frame; after a run of them on a camera, halve its object caps instead of failing for ever."""
         self.get_logger().error(f"out of memory, frame skipped: {error}", throttle_duration_sec=_THROTTLE_S)
         self.health.out_of_memory(error)
         gc.collect()
-        if engine.device.type == "cuda":
+        tracker = camera.tracker
+        if tracker.device.type == "cuda":
             torch.cuda.empty_cache()
-        settings = engine.settings
-        lowered = self._out_of_memory.out_of_memory(ObjectCaps(settings.max_objects_total, settings.max_objects_per_prompt))
+        settings = tracker.settings
+        lowered = camera.out_of_memory.out_of_memory(ObjectCaps(settings.max_objects_total, settings.max_objects_per_prompt))
         if lowered is not None:
-            engine.set_object_caps(lowered.total, lowered.per_prompt)
+            tracker.set_object_caps(lowered.total, lowered.per_prompt)
             self.health.object_caps_lowered(lowered.total, lowered.per_prompt)
             self.get_logger().warning(
-                f"{self._out_of_memory.streak} frames in a row ran out of memory: object caps lowered to "
+                f"{camera.out_of_memory.streak} frames in a row ran out of memory: object caps lowered to "
                 f"max_objects_total={lowered.total}, max_objects_per_prompt={lowered.per_prompt} until the next configure"
             )
 
-    def _positions(self, result, inputs: FrameInputs):
+    def _positions(self, camera: CameraInput, result, inputs: FrameInputs):
         """track id -> ObjectPosition for this frame, or None (with a warning) if its depth is unusable."""
         try:
             depth = depth_from_image_msg(inputs.depth)
@@ -433,8 +490,8 @@ class Sam3Node(LifecycleNode):
         except ImageConversionError as error:
             self.get_logger().warning(f"no 3D positions for this frame: {error}", throttle_duration_sec=_THROTTLE_S)
             return None
-        self.last_depth_view = DepthView(inputs.depth.header.frame_id, intrinsics, depth.shape, (result.height, result.width))
-        return {i.track_id: locate(i.mask, depth, intrinsics, self.config.depth.settings) for i in result.instances}
+        self.depth_views[camera.name] = DepthView(inputs.depth.header.frame_id, intrinsics, depth.shape, (result.height, result.width))
+        return {i.track_id: locate(i.mask, depth, intrinsics, camera.depth.settings) for i in result.instances}
 
     def _latency_s(self, stamp) -> float:
         return (self.get_clock().now() - Time.from_msg(stamp)).nanoseconds / 1e9

@@ -1,11 +1,13 @@
 """The node's ROS parameters: declaration with descriptions and ranges, and validated reading.
 
 All are read when the node is configured (lifecycle), except `prompts`, which follows the prompt
-service both ways, and `autostart`, read once at start-up.
+service both ways, and `autostart`, read once at start-up. Each camera named in `cameras` also has
+`<camera>.use_compressed` and `<camera>.use_depth`, declared at configure (docs/cameras.md).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -50,6 +52,13 @@ PARAMETERS = {
     ),
     "tensorrt_cache_dir": ("", "TensorRT engine cache folder; empty = ~/.cache/sam3_ros/tensorrt", {}),
     "prompts": (Parameter.Type.STRING_ARRAY, "Concepts to track at start-up; kept in sync with the prompt service", {}),
+    "cameras": (
+        Parameter.Type.STRING_ARRAY,
+        "Camera names, each tracked on the one model: <camera>/image in, ~/<camera>/instances, label_image, debug_image and "
+        "markers out, <camera>.use_compressed and <camera>.use_depth as its own use_compressed and use_depth; "
+        "empty = one unnamed camera on image, outputs directly under ~/",
+        {},
+    ),
     "detection_threshold": (0.5, "Minimum detector score for a detection to count", _unit()),
     "new_track_threshold": (0.7, "Minimum detector score for an unmatched detection to start a track", _unit()),
     "confirm_frames": (3, "Consecutive frames a new track must be seen before it is published", _int(1, 1000)),
@@ -112,12 +121,11 @@ class NodeConfig:
     vision_backend: str
     tensorrt_cache_dir: str
     prompts: tuple[str, ...]
+    cameras: tuple[CameraInput, ...]
     tracker: TrackerSettings
     image_qos: QoSProfile
-    use_compressed: bool
     publish_label_image: bool
     publish_debug_image: bool
-    depth: DepthInput | None  # None: use_depth is false
     stall_timeout: float
     max_prompt_requests_per_second: float
     max_points_per_request: int
@@ -132,6 +140,26 @@ class DepthInput:
     sync_slop: float
     sync_queue_size: int
     settings: DepthSettings
+
+
+@dataclass(frozen=True)
+class CameraInput:
+    """One camera: its name ("" for the one camera of a node without `cameras`) and how its images come."""
+
+    name: str
+    use_compressed: bool
+    depth: DepthInput | None  # None: no depth for this camera
+
+    def topic(self, relative: str) -> str:
+        """An input topic of this camera: `image` is `<camera>/image`, or `image` for the unnamed camera."""
+        return f"{self.name}/{relative}" if self.name else relative
+
+    def output(self, name: str) -> str:
+        return f"~/{self.name}/{name}" if self.name else f"~/{name}"
+
+
+# A camera name is one token of a ROS topic name.
+_CAMERA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def declare_parameters(node) -> None:
@@ -153,7 +181,7 @@ def image_qos(reliability: str, depth: int) -> QoSProfile:
 
 def read_config(node) -> NodeConfig:
     """Read and validate every parameter; raises ValueError naming the bad parameter."""
-    value = {name: node.get_parameter(name).value for name in PARAMETERS if name != "prompts"}
+    value = {name: node.get_parameter(name).value for name in PARAMETERS if name not in ("prompts", "cameras")}
     check_vision_backend(value["vision_backend"])
     depth = DepthInput(
         sync_slop=value["depth_sync_slop"],
@@ -161,6 +189,8 @@ def read_config(node) -> NodeConfig:
         settings=DepthSettings(min_pixels=value["min_depth_pixels"]),
     )
     prompts = node.get_parameter_or("prompts", Parameter("prompts", value=[])).value or []
+    names = node.get_parameter_or("cameras", Parameter("cameras", value=[])).value or []
+    cameras = camera_inputs(node, list(names), value["use_compressed"], value["use_depth"], depth)
     tracker = TrackerSettings(
         confirm_frames=value["confirm_frames"],
         max_lost_frames=value["max_lost_frames"],
@@ -182,15 +212,38 @@ def read_config(node) -> NodeConfig:
         vision_backend=value["vision_backend"],
         tensorrt_cache_dir=value["tensorrt_cache_dir"],
         prompts=tuple(prompts),
+        cameras=cameras,
         tracker=tracker,
         image_qos=image_qos(value["image_qos_reliability"], value["image_qos_depth"]),
-        use_compressed=value["use_compressed"],
         publish_label_image=value["publish_label_image"],
         publish_debug_image=value["publish_debug_image"],
-        depth=depth if value["use_depth"] else None,
         stall_timeout=value["stall_timeout"],
         max_prompt_requests_per_second=value["max_prompt_requests_per_second"],
         max_points_per_request=value["max_points_per_request"],
         out_of_memory_streak=value["out_of_memory_streak"],
         state_file=value["state_file"],
     )
+
+
+def camera_inputs(node, names: list[str], use_compressed: bool, use_depth: bool, depth: DepthInput) -> tuple[CameraInput, ...]:
+    """The cameras of `names` (none: the one unnamed camera), each with its own use_compressed and
+    use_depth (declared here on first use, defaulting to the node's); raises ValueError for a bad name."""
+    if not names:
+        return (CameraInput("", use_compressed, depth if use_depth else None),)
+    for name in names:
+        if not _CAMERA_NAME.fullmatch(name):
+            raise ValueError(f"cameras: '{name}' is no camera name: use letters, digits and underscores, starting with a letter")
+    if len(set(names)) < len(names):
+        raise ValueError(f"cameras: {names} names a camera twice")
+    cameras = []
+    for name in names:
+        own = {}
+        for option, default in (("use_compressed", use_compressed), ("use_depth", use_depth)):
+            full = f"{name}.{option}"
+            if not node.has_parameter(full):
+                node.declare_parameter(
+                    full, default, ParameterDescriptor(description=f"{option} of camera {name} (default: the node's {option})")
+                )
+            own[option] = node.get_parameter(full).value
+        cameras.append(CameraInput(name, own["use_compressed"], depth if own["use_depth"] else None))
+    return tuple(cameras)

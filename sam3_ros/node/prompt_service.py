@@ -13,7 +13,7 @@ import time
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.parameter import Parameter
 
-from sam3_ros.engine.concept_tracker import ConceptTracker
+from sam3_ros.engine.camera_group import CameraGroup
 from sam3_ros.engine.prompt_registry import (
     PromptError,
     PromptRequest,
@@ -36,7 +36,7 @@ _THROTTLE_S = 5.0
 
 
 class PromptService:
-    """Serves the prompt set of `node.engine`; the node creates the services and calls `configured`."""
+    """Serves the prompt set of `node.engine` (every camera's); the node creates the services and calls `configured`."""
 
     def __init__(self, node):
         self._node = node
@@ -47,12 +47,12 @@ class PromptService:
         self._mirroring = threading.local()
         node.add_on_set_parameters_callback(self.on_set_parameters)
 
-    def configured(self, engine: ConceptTracker, config: NodeConfig) -> None:
+    def configured(self, engine: CameraGroup, config: NodeConfig) -> None:
         """Mirror the start set into the `prompts` parameter (the state file's, when it won) and arm the rate limit."""
         self.sync_prompt_parameter(engine)
         self._rate_limiter = RequestRateLimiter(config.max_prompt_requests_per_second, time.monotonic())
 
-    def apply_start_prompts(self, engine: ConceptTracker, config: NodeConfig) -> None:
+    def apply_start_prompts(self, engine: CameraGroup, config: NodeConfig) -> None:
         """The state file's prompt set if there is a usable one, else the `prompts` parameter.
 
         A state file that cannot be read or holds an unacceptable set is logged and passed over:
@@ -121,7 +121,7 @@ class PromptService:
         response.active_prompts = active_prompt_msgs(engine.active_prompts()) if engine is not None else []
         return response
 
-    def _prompts_changed(self, engine: ConceptTracker) -> str:
+    def _prompts_changed(self, engine: CameraGroup) -> str:
         """Mirror a changed prompt set into the `prompts` parameter and the state file.
 
         Returns a problem to tell the caller ("" if none): the change itself stands either way.
@@ -129,7 +129,7 @@ class PromptService:
         self.sync_prompt_parameter(engine)
         return self._write_state_file(engine)
 
-    def _write_state_file(self, engine: ConceptTracker) -> str:
+    def _write_state_file(self, engine: CameraGroup) -> str:
         config = self._node.config
         path = config.state_file if config is not None else ""
         if not path:
@@ -141,7 +141,7 @@ class PromptService:
             return str(error)
         return ""
 
-    def sync_prompt_parameter(self, engine: ConceptTracker) -> None:
+    def sync_prompt_parameter(self, engine: CameraGroup) -> None:
         """Keep the `prompts` parameter equal to the active set, so a cleanup, a restart or a dump keeps it."""
         texts = [p.text for p in engine.active_prompts()]
         self._mirroring.active = True

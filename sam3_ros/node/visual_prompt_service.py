@@ -2,7 +2,9 @@
 
 Clicks and boxes are in pixels of the most recent processed image; the engine applies them
 between two frames (it holds its lock), so they never interleave with a frame in progress. Visual
-objects refer to one frame and are not kept in the state file.
+objects refer to one frame and are not kept in the state file. With several cameras a new object
+starts on the first one, a clicked point on the camera whose depth frame it is in; refinement and
+removal find the object's camera by its track id.
 """
 
 from __future__ import annotations
@@ -49,10 +51,10 @@ class VisualPromptService:
         self._node = node
         self._logger = node.get_logger()
 
-    def track(self, prompt: VisualPrompt, label: str) -> int:
-        """Start a visual object (also used for RViz's clicked points); raises VisualPromptError."""
+    def track(self, prompt: VisualPrompt, label: str, camera: str | None = None) -> int:
+        """Start a visual object on `camera` (None: the first; RViz's clicked points name theirs); raises VisualPromptError."""
         engine = self._engine()
-        track_id = engine.track_object(prompt, label)
+        track_id = engine.track_object(prompt, label, camera)
         self._logger.info(f"tracking visual object {track_id} ('{engine.visual_objects()[track_id]}')")
         return track_id
 
@@ -79,20 +81,24 @@ class VisualPromptService:
 
     def on_clicked_point(self, msg) -> None:
         """Track the object under a clicked 3D point (geometry_msgs/PointStamped, RViz's "Publish Point")."""
-        view = self._node.last_depth_view
         try:
-            if view is None:
+            cameras = self._engine().trackers
+            views = {camera: view for camera, view in self._node.depth_views.items() if camera in cameras}
+            if not views:
                 raise VisualPromptError("no image with depth has been processed yet")
-            if msg.header.frame_id != view.frame_id:
+            camera = next((camera for camera, view in views.items() if view.frame_id == msg.header.frame_id), None)
+            if camera is None:
+                frames = " or ".join(f"'{view.frame_id}'" for view in views.values())
                 raise VisualPromptError(
-                    f"it is in frame '{msg.header.frame_id}', but only the depth camera's optical frame '{view.frame_id}' "
+                    f"it is in frame '{msg.header.frame_id}', but only the depth camera's optical frame {frames} "
                     "is accepted (the node does no TF lookup): set RViz's fixed frame to it, or call ~/track_object with pixels"
                 )
+            view = views[camera]
             try:
                 x, y = colour_pixel_of_point((msg.point.x, msg.point.y, msg.point.z), view.intrinsics, view.depth_shape, view.colour_shape)
             except ValueError as error:
                 raise VisualPromptError(str(error)) from error
-            self.track(VisualPrompt((Click(x, y),)), "")
+            self.track(VisualPrompt((Click(x, y),)), "", camera)
         except VisualPromptError as error:
             self._logger.warning(f"clicked point ignored: {error}")
         except Exception as error:  # noqa: BLE001 - a failed click must not end the node; the engine rolled it back

@@ -67,11 +67,15 @@ def visual_objects(stream: StreamState) -> dict[int, str]:
     return {stream.ids.public_of(obj_id): label for obj_id, label in sorted(stream.visual_labels.items())}
 
 
-def live_object(stream: StreamState, track_id: int) -> int:
+def is_live(stream: StreamState, track_id: int) -> bool:
     obj_id = stream.ids.object_of(track_id)
-    if obj_id is None or obj_id not in stream.session.obj_ids:
+    return obj_id is not None and obj_id in stream.session.obj_ids
+
+
+def live_object(stream: StreamState, track_id: int) -> int:
+    if not is_live(stream, track_id):
         raise VisualPromptError(f"no live track has id {track_id}: it ended, or it was never reported")
-    return obj_id
+    return stream.ids.object_of(track_id)
 
 
 def clicked_frame(model, stream: StreamState, memory: TrackMemory) -> tuple[int, tuple[int, int]]:

@@ -13,7 +13,8 @@
 * `node_launcher` (function): starts nodes with given parameters, each with a connected client,
   inside one test (e.g. to SIGKILL one and start it again); stops them all afterwards.
 * `client` (module): a test-side rclpy node talking to that node (frames, depth, results,
-  services, markers, diagnostics, lifecycle). It waits until the node is connected, unless the
+  services, markers, diagnostics, lifecycle); with NODE_PARAMETERS["cameras"], to each camera's
+  `/<camera>/image` and `~/<camera>/instances` instead of the single camera's topics. It waits until the node is connected, unless the
   module's NODE_PARAMETERS has autostart false (the test then configures and activates it).
   Connected means matched on both sides (Sam3Client.wait_until_node_discovered_us), so that the
   first frame published is not lost.
@@ -426,6 +427,15 @@ class Sam3Client:
         self.instances_sub = self.node.create_subscription(
             InstanceArray, f"{NODE_NAME}/instances", self.results.append, QoSProfile(depth=100)
         )
+        self.cameras = list(parameters.get("cameras", []))
+        self.camera_image_pubs = {camera: self.node.create_publisher(Image, f"/{camera}/image", reliable) for camera in self.cameras}
+        self.camera_results: dict[str, list[InstanceArray]] = {camera: [] for camera in self.cameras}
+        self.camera_instances_subs = {
+            camera: self.node.create_subscription(
+                InstanceArray, f"{NODE_NAME}/{camera}/instances", self.camera_results[camera].append, QoSProfile(depth=100)
+            )
+            for camera in self.cameras
+        }
         self.label_images: dict[tuple[int, int], Image] = {}
         self.debug_images: dict[tuple[int, int], Image] = {}
         self.marker_arrays: list[MarkerArray] = []
@@ -470,18 +480,23 @@ class Sam3Client:
         inputs = [(self.image_pub, IMAGE_TOPIC)]
         if self.parameters.get("use_depth"):
             inputs += [(self.depth_pub, DEPTH_TOPIC), (self.depth_info_pub, DEPTH_INFO_TOPIC)]
+        outputs = [(self.instances_sub, f"{NODE_NAME}/instances")]
+        if self.cameras:
+            inputs = [(self.camera_image_pubs[camera], f"/{camera}/image") for camera in self.cameras]
+            outputs = [(self.camera_instances_subs[camera], f"{NODE_NAME}/{camera}/instances") for camera in self.cameras]
         for publisher, topic in inputs:
             self.spin_until(lambda p=publisher: p.get_subscription_count() > 0, NODE_START_TIMEOUT_S, f"a subscriber on {topic}")
-        self.spin_until(lambda: self.instances_sub.get_publisher_count() > 0, NODE_START_TIMEOUT_S, f"{NODE_NAME}/instances")
+        for subscription, topic in outputs:
+            self.spin_until(lambda s=subscription: s.get_publisher_count() > 0, NODE_START_TIMEOUT_S, topic)
         self.wait_until_node_discovered_us()
         # DDS matches endpoints before the ROS graph learns (from the node's /ros_discovery_info)
         # which node they belong to: until then they are "_NODE_NAME_UNKNOWN_", and the node has no services.
-        topics = [topic for _, topic in inputs]
-        self.spin_until(lambda: self._graph_names_the_node(topics), NODE_START_TIMEOUT_S, f"the ROS graph to name {NODE_NAME}'s endpoints")
+        topics = [topic for _, topic in inputs], [topic for _, topic in outputs]
+        self.spin_until(lambda: self._graph_names_the_node(*topics), NODE_START_TIMEOUT_S, f"the ROS graph to name {NODE_NAME}'s endpoints")
 
-    def _graph_names_the_node(self, input_topics) -> bool:
+    def _graph_names_the_node(self, input_topics, output_topics) -> bool:
         endpoints = [e for topic in input_topics for e in self.node.get_subscriptions_info_by_topic(topic)]
-        endpoints += self.node.get_publishers_info_by_topic(f"{NODE_NAME}/instances")
+        endpoints += [e for topic in output_topics for e in self.node.get_publishers_info_by_topic(topic)]
         if not endpoints or any(e.node_name == "_NODE_NAME_UNKNOWN_" for e in endpoints):
             return False
         namespace, name = NODE_NAME.rsplit("/", 1)
@@ -554,15 +569,16 @@ class Sam3Client:
         self.depth_pub.publish(depth)
         return self.publish_frame(rgb, stamp=stamp), depth
 
-    def result_for(self, stamp: Time) -> InstanceArray | None:
+    def result_for(self, stamp: Time, results: list[InstanceArray] | None = None) -> InstanceArray | None:
+        """The result stamped `stamp` among `results` (default: the single camera's)."""
         key = stamp_key(stamp)
-        return next((r for r in self.results if stamp_key(r.header.stamp) == key), None)
+        return next((r for r in (self.results if results is None else results) if stamp_key(r.header.stamp) == key), None)
 
-    def wait_for_result(self, stamp: Time, timeout: float = RESULT_TIMEOUT_S) -> InstanceArray:
+    def wait_for_result(self, stamp: Time, timeout: float = RESULT_TIMEOUT_S, results: list[InstanceArray] | None = None) -> InstanceArray:
         what = f"the InstanceArray stamped {stamp_key(stamp)}"
-        result = self.spin_until(lambda: self.result_for(stamp), timeout, what, fail=False)
+        result = self.spin_until(lambda: self.result_for(stamp, results), timeout, what, fail=False)
         if result is None:
-            recent = [stamp_key(r.header.stamp) for r in self.results[-5:]]
+            recent = [stamp_key(r.header.stamp) for r in (self.results if results is None else results)[-5:]]
             pytest.fail(
                 f"no InstanceArray stamped {stamp_key(stamp)} within {timeout:.0f} s; the last ones received "
                 f"were stamped {recent}: {self.node_process.describe()}"
@@ -573,6 +589,13 @@ class Sam3Client:
         """Publish one frame and wait for its InstanceArray; returns (image message, result)."""
         msg = self.publish_frame(rgb, encoding, frame_id, padding)
         return msg, self.wait_for_result(msg.header.stamp)
+
+    def process_on(self, camera: str, rgb: np.ndarray, frame_id: str):
+        """Publish one frame on `camera` (of NODE_PARAMETERS["cameras"]) and wait for its InstanceArray
+        on that camera's output; returns (image message, result)."""
+        msg = make_image(rgb, stamp=self.next_stamp(), frame_id=frame_id)
+        self.camera_image_pubs[camera].publish(msg)
+        return msg, self.wait_for_result(msg.header.stamp, results=self.camera_results[camera])
 
     # -- markers, diagnostics ------------------------------------------------------------------------
 

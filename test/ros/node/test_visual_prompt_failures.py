@@ -14,28 +14,30 @@ from rclpy.node import Node
 from sam3_ros.srv import RefineObject, TrackObject
 from sensor_msgs.msg import RegionOfInterest
 
-from sam3_ros.engine.concept_tracker import ConceptTracker
+from sam3_ros.engine.camera_group import CameraGroup
+from sam3_ros.engine.concept_tracker import IdCounters, TrackerSettings
 from sam3_ros.engine.tiny_model import build_tiny_sam3
+from sam3_ros.engine.track_ids import TrackIdAllocator
 from sam3_ros.node.visual_prompt_service import VisualPromptService
 
 RIDER_BOX = RegionOfInterest(x_offset=50, y_offset=5, width=60, height=55)
 
 
 class EngineNode(Node):
-    """What VisualPromptService reads of the sam3 node: its engine and the depth view of the last frame."""
+    """What VisualPromptService reads of the sam3 node: its engine and the depth views of the cameras' last frames."""
 
     def __init__(self, context, engine):
         super().__init__("visual_prompt_failures", context=context)
         self.engine = engine
-        self.last_depth_view = None
+        self.depth_views = {}
 
 
 @pytest.fixture
 def service_and_failure(ros_context, footage, out_of_memory_once):
     model, tokenizer = build_tiny_sam3()
     failure = out_of_memory_once(model)
-    engine = ConceptTracker(model, tokenizer)
-    engine.process(footage[0])
+    engine = CameraGroup(model, tokenizer, [""], TrackerSettings(), IdCounters(), TrackIdAllocator())
+    engine.first.process(footage[0])
     node = EngineNode(ros_context, engine)
     yield VisualPromptService(node), failure
     node.destroy_node()
