@@ -3,6 +3,7 @@
     python benchmarks/tracking_quality.py --threads 1                       # tiny-random, 8 test sequences x 48 frames
     python benchmarks/tracking_quality.py --model output/tiny-sam3-shapes --sequences 50 --json quality.json
     python benchmarks/tracking_quality.py --sequences 1 --frames 6 --trackers engine,per-frame   # it runs
+    python benchmarks/tracking_quality.py --model tiny-synthetic --trackers engine,node   # the node over ROS too
 
 Sequences: `sam3_ros.synthetic.generate_sequence` of the first --sequences seeds of a held-out
 split (docs/training.md: test seeds 0-999, validation 1000-1999), --frames frames at --resolution.
@@ -10,13 +11,17 @@ Prompts: each phrase of the vocabulary that names an object seen in the sequence
 that names none (drawn from the seed), all tracked at once in one session per sequence and tracker.
 A seed's scene depends on --frames too (motion is drawn frame by frame): compare runs of one length.
 
-Trackers (--trackers), each on the same frames and weights:
+Trackers (--trackers; default all but node), each on the same frames and weights:
 - engine: sam3_ros's ConceptTracker with its default settings (the model's own thresholds);
 - transformers: transformers' documented streaming loop on a plain Sam3VideoModel (plain_transformers_loop.py);
 - per-frame: the detector alone on every frame (upstream's `run_detection`: score threshold and mask
   NMS of the model), its masks given ids by one-to-one mask-IoU matching (Hungarian, IoU >= 0.3) with
   the previous frame's, a new id where none matches: what a simple per-frame SAM 3 wrapper does.
-All three run the same detection NMS and mask hole filling (`load_sam3` installs them process-wide).
+- node: the installed sam3_ros node (config/sam3.yaml, the phrases as its prompts), one per
+  sequence, sent each frame over ROS and waited for, its published instances decoded: what a robot
+  subscribing to ~/instances gets (ROS_DOMAIN_ID from the environment).
+The first three run the same detection NMS and mask hole filling (`load_sam3` installs them
+process-wide; the node installs the same in its own process).
 
 Figures (sam3_ros.synthetic.tracking_metrics), all on masks at the frame's resolution: HOTA, DetA,
 AssA, LocA (TrackEval), IDF1, MOTA, ID switches (motmetrics), detection recall and precision at
@@ -29,11 +34,13 @@ prompt over the sequences that have it, for the absent prompts (false positives 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import itertools
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,7 +132,34 @@ def per_frame_tracker(models: Models, phrases: list[str]) -> Step:
     return step
 
 
-TRACKERS = {"engine": engine_tracker, "transformers": transformers_tracker, "per-frame": per_frame_tracker}
+REPO = Path(__file__).resolve().parents[1]
+NODE_IMAGE_TOPIC = "/tracking_quality/image_raw"
+
+
+@contextlib.contextmanager
+def node_tracker(model: str, phrases: list[str], log_path: Path) -> Iterator[Step]:
+    """The installed node as a tracker: started with the phrases as its prompts (config/sam3.yaml
+    otherwise), sent each frame over ROS and waited for (sam3_ros.demo.paced_camera), its published
+    instances decoded; one node per sequence, as the engine gets one session per sequence."""
+    from rclpy.node import Node
+
+    from sam3_ros.demo.paced_camera import PacedCamera
+    from sam3_ros.node.node_process import NodeProcess
+
+    parameters = {"model": model, "prompts": phrases}
+    node = NodeProcess(log_path, params_file=REPO / "config" / "sam3.yaml", parameters=parameters, remappings={"image": NODE_IMAGE_TOPIC})
+    client = Node("tracking_quality_camera")
+    try:
+        camera = PacedCamera(client, NODE_IMAGE_TOPIC)
+        if not camera.wait_for_node(timeout=300):
+            raise RuntimeError(f"the node did not subscribe to {NODE_IMAGE_TOPIC} within 300 s: see {log_path}")
+        yield camera.step(phrases)
+    finally:
+        client.destroy_node()
+        node.stop(timeout=10)
+
+
+TRACKERS = {"engine": engine_tracker, "transformers": transformers_tracker, "per-frame": per_frame_tracker, "node": None}
 
 
 COLUMNS = ("HOTA", "DetA", "AssA", "LocA", "IDF1", "MOTA", "id_switches", "recall", "precision")
@@ -194,7 +228,12 @@ def record(args, model, sequences: list[dict], summary: dict) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=TINY_MODEL_NAME, help=f"{TINY_MODEL_NAME} (default) or a directory of exported SAM 3 weights")
-    parser.add_argument("--trackers", type=parse_trackers, default=list(TRACKERS), help=f"comma-separated, of {','.join(TRACKERS)}")
+    parser.add_argument(
+        "--trackers",
+        type=parse_trackers,
+        default=[name for name in TRACKERS if name != "node"],
+        help=f"comma-separated, of {','.join(TRACKERS)}",
+    )
     parser.add_argument("--split", choices=SPLITS, default="test", help="held-out seeds: test 0-999 (default), validation 1000-1999")
     parser.add_argument("--sequences", type=int, default=8, help="the split's first N seeds")
     parser.add_argument("--frames", type=int, default=48, help="frames per sequence")
@@ -210,6 +249,15 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    log_dir = Path(tempfile.mkdtemp(prefix="tracking_quality_"))
+    if "node" in args.trackers:
+        import rclpy
+
+        from sam3_ros.node.node_process import use_large_image_transport
+
+        use_large_image_transport()  # this process's camera and the node alike
+        rclpy.init()
+        print(f"node: the installed node with config/sam3.yaml on ROS_DOMAIN_ID {os.environ.get('ROS_DOMAIN_ID', '0')}; logs in {log_dir}")
     engine_model, tokenizer = load_sam3(args.model, device=args.device, dtype=args.dtype)
     models = Models(engine_model, plain_copy(engine_model), tokenizer)
     if args.model == TINY_MODEL_NAME:
@@ -232,9 +280,14 @@ def main(argv=None) -> int:
             f"seed {seed}: {', '.join(prompts.present)}; absent: {prompts.absent}; {len(events)} occlusion event(s) of any object",
             flush=True,
         )
+        phrases = [*prompts.present, prompts.absent]
         for name in args.trackers:
-            step = TRACKERS[name](models, [*prompts.present, prompts.absent])
-            sequence_results, sequence_seconds = run_tracker(step, images, frames, prompts, events)
+            if name == "node":
+                running = node_tracker(args.model, phrases, log_dir / f"node-seed-{seed}.log")
+            else:
+                running = contextlib.nullcontext(TRACKERS[name](models, phrases))
+            with running as step:
+                sequence_results, sequence_seconds = run_tracker(step, images, frames, prompts, events)
             results[name] += sequence_results
             seconds[name] += sequence_seconds
     total_frames = args.sequences * args.frames
@@ -243,6 +296,8 @@ def main(argv=None) -> int:
     print(format_tables(summary))
     if args.json:
         write_report(args.json, record(args, engine_model, sequences, summary))
+    if "node" in args.trackers:
+        rclpy.try_shutdown()
     return 0
 
 

@@ -8,6 +8,7 @@ A page marks each generated part with two comments; what lies between them is re
     <!-- generated: parameters -->                     from sam3_ros/node/parameters.py and config/sam3.yaml
     <!-- generated: results/launch-counts.json -->     from one record of docs/results/
     <!-- generated: results/soak-ci-config-*.json -->  from the soak records (benchmarks/soak.py --json)
+    <!-- generated: results/tracking-quality.json -->  from a benchmarks/tracking_quality.py --json record
     <!-- end generated -->
 
 A record of docs/results/ is either a benchmark's own JSON with its date, command, machine and
@@ -136,6 +137,29 @@ def soak_block(paths: list[Path], records: list[dict]) -> str:
     return table(columns, rows) + "\n" + conditions(records)
 
 
+QUALITY_COLUMNS = ("HOTA", "DetA", "AssA", "LocA", "IDF1", "MOTA", "id_switches", "recall", "precision")
+
+
+def quality_block(record: dict) -> str:
+    """A tracking_quality record (benchmarks/tracking_quality.py --json): each tracker's overall figures."""
+    rows = [
+        [f"`{tracker}`", *(figure(figures["overall"][name]) for name in QUALITY_COLUMNS), f"{figures['ms_per_frame']:.0f}"]
+        for tracker, figures in record["summary"].items()
+    ]
+    sequences = record["sequences"]
+    text = table(["tracker", *QUALITY_COLUMNS, "ms per frame"], rows) + "\n"
+    text += (
+        f"Model `{record['arguments']['model']}`, {len(sequences)} {record['arguments']['split']} sequences "
+        f"(seeds {sequences[0]['seed']}-{sequences[-1]['seed']}) of {record['arguments']['frames']} frames at "
+        f"{'x'.join(map(str, record['arguments']['resolution']))}. "
+    )
+    return text + conditions([record])
+
+
+def figure(value) -> str:
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else cell(value)
+
+
 def table_block(record: dict) -> str:
     text = table(record["columns"], record["rows"]) + "\n" + conditions([record])
     text += f"Source: {record['source']}\n"
@@ -149,9 +173,11 @@ def results_block(pattern: str) -> str:
     records = [json.loads(path.read_text()) for path in paths]
     if len(records) == 1 and "columns" in records[0]:
         return table_block(records[0])
+    if len(records) == 1 and records[0].get("benchmark") == "tracking_quality":
+        return quality_block(records[0])
     if all(record.get("benchmark") == "soak" and "summary" in record for record in records):
         return soak_block(paths, records)
-    raise ValueError(f"docs/{pattern}: one table record, or soak records of benchmarks/soak.py --json")
+    raise ValueError(f"docs/{pattern}: one table or tracking_quality record, or soak records of benchmarks/soak.py --json")
 
 
 # -- pages --------------------------------------------------------------------------------------
