@@ -85,12 +85,12 @@ REQUIREMENTS=(requirements.txt requirements-build.txt "requirements-ros-$DISTRO.
 want="$(cat requirements-runtime.txt "${REQUIREMENTS[@]}" requirements-no-deps.txt; echo "torch set: $TORCH_SET"; "$VPY" -VV)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   say "installing Python packages (${REQUIREMENTS[*]}) ..."
-  # --no-compile: pip would byte-compile all ~19,000 modules (~35 s of CPU per environment, most of
-  # it transformers' hundreds of models and torch's unused corners); Python compiles and caches the
-  # few thousand that are ever imported on first use.
-  quiet "$VPY" -m pip install --disable-pip-version-check --no-compile \
+  # Byte-compiled at install (not --no-compile, which would save ~35 s of CPU here): where
+  # PYTHONDONTWRITEBYTECODE is set, as on CI's machines, Python would otherwise compile torch and
+  # transformers again in every process, and every test node's start-up takes twice as long.
+  quiet "$VPY" -m pip install --disable-pip-version-check \
     "${REQUIREMENTS[@]/#/-r}"
-  quiet "$VPY" -m pip install --disable-pip-version-check --no-compile --no-deps -r requirements-no-deps.txt
+  quiet "$VPY" -m pip install --disable-pip-version-check --no-deps -r requirements-no-deps.txt
   if [ "$TORCH_SET" = light ] && "$VPY" -m pip show --quiet torchvision >/dev/null 2>&1; then
     # left from the full set: it would not load beside the light torch, yet transformers would see it
     quiet "$VPY" -m pip uninstall --disable-pip-version-check --yes torchvision

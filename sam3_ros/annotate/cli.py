@@ -161,7 +161,13 @@ def annotate(args: argparse.Namespace, bar=terminal_bar) -> dict:
         tracker = ConceptTracker(model, tokenizer, settings)
         tracker.replace_prompts([PromptRequest(text) for text in prompts])
         if checkpoint:
-            tracker.restore(checkpoint.engine)
+            try:
+                tracker.restore(checkpoint.engine)
+            except ValueError as error:
+                raise RunError(
+                    f"--resume: the checkpoint in {checkpoint_path.parent} cannot be continued: {error}; delete "
+                    f"{JOURNAL_NAME} and {CHECKPOINT_NAME} there to start over"
+                ) from error
             _say(f"resuming at frame {start} from {checkpoint_path}")
 
         total = recording.frame_count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 from dataclasses import replace
 
 import torch
@@ -22,7 +23,13 @@ def snapshot(stream: StreamState, settings) -> bytes:
 def restored(snapshot_bytes: bytes, settings, track_ids: TrackIdAllocator) -> StreamState:
     """The stream saved by `snapshot`, drawing its new track ids from `track_ids` (moved past the
     ids the saved stream had handed out); raises ValueError for a snapshot of other settings."""
-    state = torch.load(io.BytesIO(snapshot_bytes), weights_only=False)
+    try:
+        state = torch.load(io.BytesIO(snapshot_bytes), weights_only=False)
+    except (AttributeError, ModuleNotFoundError, pickle.UnpicklingError, EOFError) as error:
+        # classes that moved or changed since it was written, or a truncated file
+        raise ValueError(f"the snapshot cannot be read by this sam3_ros version ({error})") from error
+    if not isinstance(state, dict) or "stream" not in state:
+        raise ValueError("the snapshot was written by an earlier sam3_ros version (before streams had their own state)")
     if state["settings"] != settings:
         raise ValueError(f"the snapshot was taken with {state['settings']}, this tracker has {settings}")
     stream = state["stream"]

@@ -1,6 +1,9 @@
 """ConceptTracker.snapshot/restore, which the annotation tool's checkpoints are made of."""
 
+import io
+
 import pytest
+import torch
 
 from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.prompt_registry import PromptRequest
@@ -36,3 +39,12 @@ def test_restore_refuses_a_snapshot_of_other_settings():
     snapshot = ConceptTracker(model, tokenizer, TrackerSettings(confirm_frames=2)).snapshot()
     with pytest.raises(ValueError, match="snapshot"):
         ConceptTracker(model, tokenizer, TrackerSettings(confirm_frames=3)).restore(snapshot)
+
+
+def test_restore_refuses_a_snapshot_of_an_earlier_version_with_the_reason():
+    model, tokenizer = build_tiny_sam3()
+    settings = TrackerSettings()
+    earlier = io.BytesIO()  # the layout of 0.2.0's snapshots: the session's fields at the top level
+    torch.save({"settings": settings, "session": None, "frames_seen": 3, "prompts": []}, earlier)
+    with pytest.raises(ValueError, match="earlier sam3_ros version"):
+        ConceptTracker(model, tokenizer, settings).restore(earlier.getvalue())
