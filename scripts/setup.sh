@@ -86,7 +86,7 @@ want="$(cat requirements-runtime.txt "${REQUIREMENTS[@]}" requirements-no-deps.t
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   say "installing Python packages (${REQUIREMENTS[*]}) ..."
   # Byte-compiled at install (not --no-compile, which would save ~35 s of CPU here): where
-  # PYTHONDONTWRITEBYTECODE is set, as on CI's machines, Python would otherwise compile torch and
+  # PYTHONDONTWRITEBYTECODE is set (as on this workplace's machines), Python would otherwise compile torch and
   # transformers again in every process, and every test node's start-up takes twice as long.
   quiet "$VPY" -m pip install --disable-pip-version-check \
     "${REQUIREMENTS[@]/#/-r}"
