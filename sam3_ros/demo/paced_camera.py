@@ -43,7 +43,7 @@ class PacedCamera:
 
     def wait_for_node(self, timeout: float) -> bool:
         """Whether the node subscribed to the image topic within `timeout` seconds."""
-        return self._spin_until(lambda: self._publisher.get_subscription_count() > 0, timeout)
+        return spin_until(self.node, lambda: self._publisher.get_subscription_count() > 0, timeout)
 
     def send(self, rgb: np.ndarray, timeout: float = 60.0) -> InstanceArray:
         """The node's result for `rgb` (HxWx3 uint8), sent with the next stamp; TimeoutError if none came."""
@@ -54,7 +54,7 @@ class PacedCamera:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._publisher.publish(msg)
-            if self._spin_until(lambda: key in self._results, min(RESEND_AFTER_S, deadline - time.monotonic())):
+            if spin_until(self.node, lambda: key in self._results, min(RESEND_AFTER_S, deadline - time.monotonic())):
                 return self._results.pop(key)
         raise TimeoutError(f"the node published no result for frame {self._frames_sent - 1} within {timeout:.0f} s")
 
@@ -71,10 +71,12 @@ class PacedCamera:
 
         return track
 
-    def _spin_until(self, done, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() >= deadline:
-                return False
-            rclpy.spin_once(self.node, timeout_sec=0.05)
-        return True
+
+def spin_until(node: Node, done, timeout: float) -> bool:
+    """Spin `node` until done() is true or `timeout` seconds passed; whether done() became true."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() >= deadline:
+            return False
+        rclpy.spin_once(node, timeout_sec=0.05)
+    return True

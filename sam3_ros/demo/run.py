@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import rclpy
@@ -31,7 +30,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from sam3_ros.demo.paced_camera import PacedCamera
+from sam3_ros.demo.paced_camera import PacedCamera, spin_until
 from sam3_ros.engine.model_loading import DEFAULT_MODEL, HOW_TO_GET_WEIGHTS, PACKAGED_MODELS, TRAINED_TINY_MODEL_NAME
 from sam3_ros.engine.tiny_model import TINY_MODEL_NAME
 from sam3_ros.msg import InstanceArray
@@ -97,15 +96,6 @@ class DemoRecorder(Node):
         self.video.close()
 
 
-def _spin_until(node: Node, done, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done():
-            return True
-        rclpy.spin_once(node, timeout_sec=0.1)
-    return done()
-
-
 def choose_model_and_scene(model: str, scene: str | None) -> tuple[str, str]:
     """The model that can run here (saying so when it is not the one asked for) and the scene for it:
     a tiny model trained on synthetic shapes sees only those, so it gets the synthetic scene unless
@@ -124,8 +114,8 @@ def choose_model_and_scene(model: str, scene: str | None) -> tuple[str, str]:
 def _play_bikes(recorder: DemoRecorder, output_dir: Path) -> dict:
     player = NodeProcess(output_dir / "player.log", "footage_player", remappings={"image": CAMERA_TOPIC})
     try:
-        _spin_until(recorder, lambda: not player.alive(), timeout=600)
-        _spin_until(recorder, lambda: False, timeout=3.0)  # results of the last frames still in flight
+        spin_until(recorder, lambda: not player.alive(), timeout=600)
+        spin_until(recorder, lambda: False, timeout=3.0)  # results of the last frames still in flight
     finally:
         player.stop(timeout=10)
     return {"scene": "bikes.mp4", "frames_published": 250}
@@ -137,7 +127,7 @@ def _play_synthetic(recorder: DemoRecorder, camera: PacedCamera, sequence, image
 
     phrases = [*prompts.present, prompts.absent]
     results, seconds = run_tracker(camera.step(phrases), images, frames, prompts, occlusion_events(sequence.scene, frames))
-    _spin_until(recorder, lambda: False, timeout=1.0)  # the last debug images still in flight
+    spin_until(recorder, lambda: False, timeout=1.0)  # the last debug images still in flight
     return {
         "scene": f"synthetic test seed {sequence.seed}",
         "frames_published": len(frames),
@@ -173,7 +163,7 @@ def run(model: str, scene: str, prompts: list[str] | None, output_dir: Path, see
     try:
         client = recorder.create_client(GetPrompts, "/sam3/get_prompts")
         print(f"[demo] starting the sam3 node with model '{model}' (log: {output_dir / 'node.log'}) ...")
-        came_up = _spin_until(recorder, lambda: client.service_is_ready() or recorder.node_error or not node.alive(), timeout=600)
+        came_up = spin_until(recorder, lambda: client.service_is_ready() or recorder.node_error or not node.alive(), timeout=600)
         if recorder.node_error or not node.alive() or not came_up:
             reason = recorder.node_error or (f"exited with code {node.process.returncode}" if not node.alive() else "timed out")
             raise RuntimeError(f"the sam3 node did not come up ({reason}); see {output_dir / 'node.log'}")
