@@ -5,12 +5,13 @@
 #            node policies, speed, synthetic scenes, import contracts), the fleet tool on Ray
 #            (test/fleet/) and test/ros/ (the node in a real ROS 2 graph, the annotate tool,
 #            message conversion);
-#   jazzy    test/ros/ again in the ROS 2 Jazzy environment (set up while Kilted's tests run).
-# Per distro, the tests run in pytest-xdist workers (SAM3_TEST_WORKERS, default 3); then the tests
-# marked `serial` (the soak, which measures the node's memory and needs no other test beside it)
-# run, those of both distros side by side.
+#   jazzy    test/ros/ again in the ROS 2 Jazzy environment.
+# The two distros run side by side, each set up, then its tests in pytest-xdist workers
+# (SAM3_TEST_WORKERS, default 2 each; 3 with one distro), then its tests marked `serial` (the soak,
+# which measures the node's memory over thousands of frames) one at a time.
 # The order is random, its seed from the commit (SAM3_TEST_SEED=N repeats another run's order;
-# pytest prints it). The last lines are one pytest summary per part.
+# pytest prints it). Each part's log is printed when all are done; the last lines are one summary
+# per part.
 #
 #   ROS_DISTRO=jazzy bash scripts/test.sh          one distro only (every test, in its environment)
 #   bash scripts/test.sh test/ros/node/test_cli.py -k refusal    a pytest command of your own, in
@@ -49,50 +50,60 @@ fi
 # The seed of the test order: the commit's, so that a failure in CI is reproducible.
 SEED="${SAM3_TEST_SEED:-$(git -C "$ROOT" rev-parse --short=8 HEAD 2>/dev/null | sed 's/^/0x/' || true)}"
 SEED="${SEED:+$((SEED))}"
-WORKERS="${SAM3_TEST_WORKERS:-3}"
+if [ -n "${ROS_DISTRO:-}" ]; then
+  DISTROS=("$ROS_DISTRO")
+else
+  DISTROS=(kilted jazzy)
+fi
+# Two distros run at once, each in fewer workers: together they keep both cores busy while one
+# distro's tests wait on ROS discovery and node start-ups.
+WORKERS="${SAM3_TEST_WORKERS:-$(( ${#DISTROS[@]} > 1 ? 2 : 3 ))}"
 # Each part's workers get ROS domain ids BASE+0, BASE+1, ... (test/ros/node/conftest.py); the base
 # is random, so that two test runs on one machine are unlikely to meet.
 BASE=$((20 + RANDOM % 6 * 10))
 PYTEST_ARGS=(-n "$WORKERS" --dist loadfile --durations=25 -q ${SEED:+"--randomly-seed=$SEED"})
 
 say "test order: random, --randomly-seed=${SEED:-random} (SAM3_TEST_SEED=N repeats an order)"
-if [ -n "${ROS_DISTRO:-}" ]; then
-  DISTROS=("$ROS_DISTRO")
-else
-  DISTROS=(kilted jazzy)
-fi
-
-ROS_DISTRO="${DISTROS[0]}" bash "$ROOT/scripts/setup.sh"
 LOGS="$(mktemp -d)"
 trap 'rm -rf "$LOGS"' EXIT
-# The second distro's environment is set up while the first distro's tests run.
-setup_pid=""
-if [ ${#DISTROS[@]} -gt 1 ]; then
-  ROS_DISTRO="${DISTROS[1]}" bash "$ROOT/scripts/setup.sh" >"$LOGS/setup.log" 2>&1 &
-  setup_pid=$!
-fi
+# With two distros every part's log is written quietly and printed once all parts are done; a line
+# says when each part ends.
+SHOW=shown
+[ ${#DISTROS[@]} -eq 1 ] || SHOW=quiet
 
-status=0
-summaries=()
 summary_of() {  # the closing line of a pytest log ('1 failed, 234 passed, 50 warnings in 376.51s'; -q drops the ='s)
   local line
   line=$(grep -E '^(=+ )?([0-9]+ [a-z]+(, )?)+ in [0-9.]+s|no tests ran' "$1" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')
   echo "${line:-no pytest summary}"
 }
 
-say "lint: ruff check, ruff format --check"
-lint="passed"
-(
-  # shellcheck disable=SC1091
-  ROS_DISTRO="${DISTROS[0]}" source "$ROOT/scripts/activate.sh"
-  ruff check . && ruff format --check .
-) || { lint="FAILED"; status=1; }
-summaries+=("lint: $lint")
+# Write STATUS and SUMMARY for STEP (setup, lint, parallel, serial) of a distro.
+finished() {
+  local step=$1 code=$2 summary=$3
+  echo "$code" >"$LOGS/$step.status"
+  echo "$summary" >"$LOGS/$step.summary"
+  [ "$SHOW" = shown ] || say "$summary"
+}
 
-# One part of the run in DISTRO's environment (its ROS domain ids from the distro's INDEX), its log in
-# $LOGS; with a third argument `quiet` the log is only written, not shown as it goes.
+# A command's output into LOG, shown as it goes or only written.
+logged() {
+  local log=$1
+  shift
+  if [ "$SHOW" = quiet ]; then "$@" >"$log" 2>&1; else "$@" 2>&1 | tee "$log"; return "${PIPESTATUS[0]}"; fi
+}
+
+lint() {
+  (
+    # shellcheck disable=SC1091
+    ROS_DISTRO="${DISTROS[0]}" source "$ROOT/scripts/activate.sh"
+    ruff check . && ruff format --check .
+  )
+}
+
+# One part of the run in DISTRO's environment (its ROS domain ids from the distro's INDEX): the
+# parallel tests in xdist workers, or the `serial` ones (the soak) one after the other.
 run_part() {
-  local index=$1 part=$2 show=${3:-shown} distro targets args log
+  local index=$1 part=$2 distro targets args code=0 start=$SECONDS
   distro="${DISTROS[$index]}"
   targets=(test)
   [ "$index" -eq 0 ] || targets=(test/ros)
@@ -101,47 +112,50 @@ run_part() {
   else
     args=(-m serial -p no:xdist --durations=0 -q ${SEED:+"--randomly-seed=$SEED"})
   fi
-  log="$LOGS/$distro-$part.log"
-  local start=$SECONDS
-  # The exit status in a file: the summary is built after both serial parts ran side by side.
-  (
-    code=0
-    SAM3_TEST_ROS_DOMAIN_ID=$((BASE + 10 * index)) run_pytest "$distro" "${targets[@]}" "${args[@]}" 2>&1 || code=$?
-    echo "$code" >"$log.status"
-  ) | if [ "$show" = quiet ]; then cat >"$log"; else tee "$log"; fi
-  echo "$distro (${targets[*]} $part, $((SECONDS - start)) s): $(summary_of "$log")" >"$log.summary"
+  SAM3_TEST_ROS_DOMAIN_ID=$((BASE + 10 * index)) logged "$LOGS/$distro-$part.log" \
+    run_pytest "$distro" "${targets[@]}" "${args[@]}" || code=$?
+  finished "$distro-$part" "$code" "$distro (${targets[*]} $part, $((SECONDS - start)) s): $(summary_of "$LOGS/$distro-$part.log")"
 }
 
-# The parallel parts, one distro after the other (the second one's set-up overlapping the first).
-ran=()
-for index in "${!DISTROS[@]}"; do
-  if [ "$index" -gt 0 ]; then
-    if ! wait "$setup_pid"; then
-      cat "$LOGS/setup.log"
-      summaries+=("${DISTROS[$index]}: set-up failed")
-      status=1
-      continue
-    fi
-    cat "$LOGS/setup.log"
+# Everything one distro runs: its set-up, lint (the first distro's), its parallel tests, then its
+# serial ones (the soak: the node's memory over thousands of frames, one core's worth of work).
+# The distros run side by side, so one distro's soak runs beside the other's last tests.
+run_distro() {
+  local index=$1 distro code=0 start=$SECONDS
+  distro="${DISTROS[$index]}"
+  logged "$LOGS/$distro-setup.log" env ROS_DISTRO="$distro" bash "$ROOT/scripts/setup.sh" || code=$?
+  finished "$distro-setup" "$code" "$distro: set-up $([ "$code" = 0 ] && echo done || echo FAILED) in $((SECONDS - start)) s"
+  [ "$code" = 0 ] || return 0
+  if [ "$index" -eq 0 ]; then
+    code=0
+    logged "$LOGS/lint.log" lint || code=$?
+    finished lint "$code" "lint: $([ "$code" = 0 ] && echo passed || echo FAILED)"
   fi
   run_part "$index" parallel
-  ran+=("$index")
+  run_part "$index" serial
+}
+
+pids=()
+for index in "${!DISTROS[@]}"; do
+  if [ "$SHOW" = shown ]; then run_distro "$index"; else run_distro "$index" & pids+=($!); fi
 done
-# The serial parts (the soak: the node's memory over thousands of frames) of every distro at once:
-# one node per core, and no other test runs beside them.
-serial_pids=()
-for index in "${ran[@]}"; do
-  run_part "$index" serial quiet &
-  serial_pids+=($!)
+for pid in "${pids[@]}"; do wait "$pid"; done
+
+status=0
+summaries=()
+steps=()
+for index in "${!DISTROS[@]}"; do
+  steps+=("${DISTROS[$index]}-setup")
+  [ "$index" -gt 0 ] || steps+=(lint)
+  steps+=("${DISTROS[$index]}-parallel" "${DISTROS[$index]}-serial")
 done
-for pid in "${serial_pids[@]}"; do wait "$pid"; done
-for index in "${ran[@]}"; do
-  for part in parallel serial; do
-    log="$LOGS/${DISTROS[$index]}-$part.log"
-    [ "$part" = parallel ] || cat "$log"
-    [ "$(cat "$log.status" 2>/dev/null)" = 0 ] || status=1
-    summaries+=("$(cat "$log.summary")")
-  done
+for step in "${steps[@]}"; do
+  if [ ! -f "$LOGS/$step.status" ]; then
+    continue  # not reached: its distro's set-up failed
+  fi
+  [ "$SHOW" = shown ] || cat "$LOGS/$step.log"
+  [ "$(cat "$LOGS/$step.status")" = 0 ] || status=1
+  summaries+=("$(cat "$LOGS/$step.summary")")
 done
 
 say "summary"
