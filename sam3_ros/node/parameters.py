@@ -31,8 +31,20 @@ def _float(low: float, high: float) -> dict:
     return {"floating_point_range": [FloatingPointRange(from_value=low, to_value=high, step=0.0)]}
 
 
-def _unit() -> dict:
-    return _float(0.0, 1.0)
+# A threshold parameter's value for "what the model's config says", as a real checkpoint carries its own.
+MODEL_OWN = -1.0
+
+
+def _threshold() -> dict:
+    return _float(MODEL_OWN, 1.0)
+
+
+def _own_or(name: str, value: float) -> float | None:
+    if value == MODEL_OWN:
+        return None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], or {MODEL_OWN:g} for the model's own, got {value:g}")
+    return value
 
 
 # name -> (default, description, extra descriptor fields)
@@ -59,8 +71,16 @@ PARAMETERS = {
         "empty = one unnamed camera on image, outputs directly under ~/",
         {},
     ),
-    "detection_threshold": (0.5, "Minimum detector score for a detection to count", _unit()),
-    "new_track_threshold": (0.7, "Minimum detector score for an unmatched detection to start a track", _unit()),
+    "detection_threshold": (
+        MODEL_OWN,
+        "Minimum detector score for a detection to count; -1 = the model's own (0.5 for SAM 3, the calibrated 0.15 for tiny-synthetic)",
+        _threshold(),
+    ),
+    "new_track_threshold": (
+        MODEL_OWN,
+        "Minimum detector score for an unmatched detection to start a track; -1 = the model's own (0.7 for SAM 3, 0.45 for tiny-synthetic)",
+        _threshold(),
+    ),
     "confirm_frames": (3, "Consecutive frames a new track must be seen before it is published", _int(1, 1000)),
     "max_lost_frames": (30, "Frames a published track may stay unseen (occluded) before it ends", _int(0, 100000)),
     "visual_object_max_lost_frames": (
@@ -202,8 +222,8 @@ def read_config(node) -> NodeConfig:
         max_prompt_length=value["max_prompt_length"],
         max_exemplars=value["max_exemplars"],
         max_image_pixels=value["max_image_pixels"],
-        detection_threshold=value["detection_threshold"],
-        new_track_threshold=value["new_track_threshold"],
+        detection_threshold=_own_or("detection_threshold", value["detection_threshold"]),
+        new_track_threshold=_own_or("new_track_threshold", value["new_track_threshold"]),
     )
     return NodeConfig(
         model=value["model"],

@@ -12,7 +12,6 @@ import json
 import warnings
 
 import pytest
-import torch
 
 from sam3_ros.annotate.cli import main as annotate_main
 from sam3_ros.demo.sample_footage import bikes_video_path
@@ -26,17 +25,6 @@ ANNOTATE_FRAMES = 6
 def tiny_folder(tmp_path_factory):
     """build_tiny_sam3()'s model and tokenizer (what tiny-random loads) saved as a model folder."""
     return save_tiny_sam3(tmp_path_factory.mktemp("tiny_sam3"))
-
-
-@pytest.fixture
-def one_torch_thread(monkeypatch):
-    """One intra-op thread in this process and in the nodes it starts: the two runs then add up
-    their floats in the same order, and two threads would only spin on the two shared cores."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _instances(result) -> list[tuple]:

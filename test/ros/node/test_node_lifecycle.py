@@ -197,6 +197,20 @@ def test_failed_configure_keeps_the_node_up_and_reports_an_error(client, reports
     transition(client, CONFIGURE, "inactive")
 
 
+def test_a_threshold_between_the_model_own_and_zero_fails_configure_with_the_reason(client, sam3_node):
+    to_unconfigured(client)
+    # Within the declared range [-1, 1], but only -1 means "the model's own".
+    set_parameters(client, model="tiny-random", detection_threshold=-0.5)
+    log = client.new_log()
+
+    assert client.change_state(CONFIGURE) is False
+    assert "detection_threshold must be in [0, 1], or -1 for the model's own, got -0.5" in log.text(), log.text()
+    assert sam3_node.alive()
+
+    set_parameters(client, detection_threshold=-1.0)
+    transition(client, CONFIGURE, "inactive")
+
+
 def test_configure_after_fixing_the_parameters(client, reports, footage):
     to_unconfigured(client)
     set_parameters(client, model=BROKEN_MODEL)
