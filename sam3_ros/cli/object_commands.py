@@ -24,6 +24,9 @@ def add_arguments(subparsers, common) -> None:
     track = verbs.add_parser("track", parents=[common], help="track one object; prints its new track id")
     _add_clicks_and_box(track)
     track.add_argument("--label", default="", help="the prompt_text of its instances (default 'object ID')")
+    track.add_argument(
+        "--camera", default="", help="the camera whose image the pixels are in, on a node with several (its `cameras` parameter)"
+    )
 
     refine = verbs.add_parser("refine", parents=[common], help="correct the mask of one tracked object, of a concept or a visual one")
     refine.add_argument("track_id", type=int, metavar="TRACK_ID")
@@ -59,7 +62,7 @@ def _add_clicks_and_box(parser) -> None:
 
 def run(args, connection: Sam3Connection, out) -> None:
     if args.verb == "track":
-        request = with_clicks_and_box(TrackObject.Request(label=args.label), args)
+        request = with_clicks_and_box(TrackObject.Request(label=args.label, camera=args.camera), args)
         response = connection.call(TrackObject, "track_object", request, missing_hint=UNCONFIGURED_HINT)
     elif args.verb == "refine":
         request = with_clicks_and_box(RefineObject.Request(track_id=track_id(args.track_id)), args)
@@ -93,4 +96,6 @@ def with_clicks_and_box(request, args):
 
 def print_visual_objects(visual_objects, out) -> None:
     """What the node tracks from visual prompts after the call."""
-    print_listing([(o.track_id, o.label) for o in visual_objects], "no visual objects", out)
+    print_listing(
+        [(o.track_id, f"{o.label}  (camera {o.camera})" if o.camera else o.label) for o in visual_objects], "no visual objects", out
+    )

@@ -7,7 +7,7 @@ import threading
 from sam3_ros.engine.concept_tracker import ConceptTracker, IdCounters, TrackerSettings
 from sam3_ros.engine.prompt_registry import Prompt, PromptRequest
 from sam3_ros.engine.track_ids import TrackIdAllocator
-from sam3_ros.engine.visual_prompts import VisualPrompt
+from sam3_ros.engine.visual_prompts import VisualPrompt, VisualPromptError
 
 
 class CameraGroup:
@@ -15,8 +15,8 @@ class CameraGroup:
 
     A prompt change goes to every camera (an operator says "forklift" once); the changes are made
     one at a time and in the same order in every tracker, so a prompt has the same id in all of
-    them. Visual objects start on the first camera (the only one of a single-camera node); an
-    object is refined or removed on whichever camera tracks it, as track ids are unique.
+    them. A visual object starts on the camera whose image its pixels are in; it is refined or
+    removed on whichever camera tracks it, as track ids are unique.
     """
 
     def __init__(self, model, tokenizer, cameras, settings: TrackerSettings, ids: IdCounters, track_ids: TrackIdAllocator):
@@ -45,9 +45,18 @@ class CameraGroup:
         with self._prompt_changes:
             return [change(tracker) for tracker in self.trackers.values()][0]
 
-    def track_object(self, prompt: VisualPrompt, label: str = "", camera: str | None = None) -> int:
-        """A new visual object on `camera` (None: the first)."""
-        return (self.first if camera is None else self.trackers[camera]).track_object(prompt, label)
+    def track_object(self, prompt: VisualPrompt, label: str = "", camera: str = "") -> int:
+        """A new visual object on `camera` ("" on a group of one camera); raises VisualPromptError for
+        a camera the group does not have."""
+        return self._tracker_of(camera).track_object(prompt, label)
+
+    def _tracker_of(self, camera: str) -> ConceptTracker:
+        if camera in self.trackers:
+            return self.trackers[camera]
+        names = ", ".join(f"'{name}'" for name in self.trackers)
+        if not camera:
+            raise VisualPromptError(f"this node has the cameras {names}: say in `camera` whose image the pixels are in")
+        raise VisualPromptError(f"no camera '{camera}': this node's cameras are {names}")
 
     def refine_object(self, track_id: int, prompt: VisualPrompt) -> None:
         self._tracking(track_id).refine_object(track_id, prompt)
@@ -55,9 +64,11 @@ class CameraGroup:
     def remove_object(self, track_id: int) -> None:
         self._tracking(track_id).remove_object(track_id)
 
-    def visual_objects(self) -> dict[int, str]:
-        """Track id -> label of every visual object of every camera."""
-        return {track_id: label for tracker in self.trackers.values() for track_id, label in tracker.visual_objects().items()}
+    def visual_objects(self) -> dict[int, tuple[str, str]]:
+        """Track id -> (camera, label) of every visual object of every camera."""
+        return {
+            track_id: (camera, label) for camera, tracker in self.trackers.items() for track_id, label in tracker.visual_objects().items()
+        }
 
     def _tracking(self, track_id: int) -> ConceptTracker:
         """The tracker with the live track `track_id`; the first if none has it (it then refuses the id)."""

@@ -3,8 +3,8 @@
 Clicks and boxes are in pixels of the most recent processed image; the engine applies them
 between two frames (it holds its lock), so they never interleave with a frame in progress. Visual
 objects refer to one frame and are not kept in the state file. With several cameras a new object
-starts on the first one, a clicked point on the camera whose depth frame it is in; refinement and
-removal find the object's camera by its track id.
+starts on the camera the request names, a clicked point on the camera whose depth frame it is in;
+refinement and removal find the object's camera by its track id.
 """
 
 from __future__ import annotations
@@ -51,16 +51,17 @@ class VisualPromptService:
         self._node = node
         self._logger = node.get_logger()
 
-    def track(self, prompt: VisualPrompt, label: str, camera: str | None = None) -> int:
-        """Start a visual object on `camera` (None: the first; RViz's clicked points name theirs); raises VisualPromptError."""
+    def track(self, prompt: VisualPrompt, label: str, camera: str) -> int:
+        """Start a visual object on `camera` ("" on a node with one camera); raises VisualPromptError."""
         engine = self._engine()
         track_id = engine.track_object(prompt, label, camera)
-        self._logger.info(f"tracking visual object {track_id} ('{engine.visual_objects()[track_id]}')")
+        on_camera, label = engine.visual_objects()[track_id]
+        self._logger.info(f"tracking visual object {track_id} ('{label}')" + (f" on camera '{on_camera}'" if on_camera else ""))
         return track_id
 
     def on_track_object(self, request, response):
         def track():
-            response.track_id = self.track(visual_prompt_from_request(request, self._max_points()), request.label)
+            response.track_id = self.track(visual_prompt_from_request(request, self._max_points()), request.label, request.camera)
             return f"tracking object {response.track_id}"
 
         return self._answer(response, track)
@@ -130,5 +131,7 @@ class VisualPromptService:
             self._logger.error(response.message)
         engine = self._node.engine
         objects = engine.visual_objects() if engine is not None else {}
-        response.visual_objects = [VisualObject(track_id=track_id, label=label) for track_id, label in objects.items()]
+        response.visual_objects = [
+            VisualObject(track_id=track_id, label=label, camera=camera) for track_id, (camera, label) in objects.items()
+        ]
         return response

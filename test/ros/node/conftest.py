@@ -717,6 +717,8 @@ class Sam3Client:
             response = self.set_prompts(SetPrompts.Request.REPLACE, texts)
             assert response.success, f"resetting the prompts to {texts}: {response.message}"
         self.results.clear()
+        for results in self.camera_results.values():
+            results.clear()
 
     def destroy(self) -> None:
         """Idempotent: a NodeLauncher destroys a client at a restart and again at the end."""
