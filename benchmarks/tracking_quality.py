@@ -55,10 +55,9 @@ from transformers import Sam3VideoModel
 
 from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.model_loading import load_sam3
-from sam3_ros.engine.prompt_registry import PromptRequest
 from sam3_ros.engine.tiny_model import TINY_MODEL_NAME, UNTRAINED_BANNER
 from sam3_ros.synthetic import generate_sequence
-from sam3_ros.synthetic.evaluation import Step, Tracks, run_tracker, sequence_prompts, tracker_summary
+from sam3_ros.synthetic.evaluation import Step, Tracks, concept_tracker_step, run_tracker, sequence_prompts, tracker_summary
 from sam3_ros.synthetic.splits import TEST_SEEDS, VALIDATION_SEEDS
 from sam3_ros.synthetic.tracking_metrics import Masks, mask_ious, occlusion_events, one_to_one
 
@@ -75,17 +74,7 @@ class Models:
 
 
 def engine_tracker(models: Models, phrases: list[str]) -> Step:
-    engine = ConceptTracker(models.engine, models.tokenizer, TrackerSettings())
-    added = engine.add_prompts([PromptRequest(phrase) for phrase in phrases])
-    phrase_of = {prompt.id: phrase for phrase, prompt in zip(phrases, added)}
-
-    def step(frame: np.ndarray) -> Tracks:
-        tracks: Tracks = {phrase: {} for phrase in phrases}
-        for instance in engine.process(frame).instances:
-            tracks[phrase_of[instance.prompt_id]][instance.track_id] = instance.mask
-        return tracks
-
-    return step
+    return concept_tracker_step(ConceptTracker(models.engine, models.tokenizer, TrackerSettings()), phrases)
 
 
 def transformers_tracker(models: Models, phrases: list[str]) -> Step:

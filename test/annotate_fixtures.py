@@ -14,7 +14,6 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
-import torch
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -24,16 +23,10 @@ BIKES_FRAMES = 24  # enough for tracks to be confirmed, and for the resume test 
 
 @pytest.fixture(scope="session")
 def tool_env():
-    """The environment for the tool's subprocesses; this process runs on the same single thread.
-
-    On two shared cores, two intra-op threads spin and make the tiny model about ten times slower;
-    and one thread count for all runs gives them the same floating-point sums, which the resume
-    test relies on when it compares a resumed run with an uninterrupted one.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield {**os.environ, "OMP_NUM_THREADS": "1"}
-    torch.set_num_threads(previous)
+    """The environment for the tool's subprocesses: one torch thread, as this process has
+    (test/conftest.py); the resume test compares a resumed run with an uninterrupted one, which
+    needs the same floating-point sums."""
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="session")

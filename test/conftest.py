@@ -25,6 +25,15 @@ CARPHONE_FRAMES = 20
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One torch intra-op thread in every test process, as in every node and tool the tests start
+    (OMP_NUM_THREADS=1): on two shared cores two threads spin and make the tiny model about ten
+    times slower, and one thread count everywhere gives an engine here the same floating-point sums
+    as a node or a resumed annotation run."""
+    torch.set_num_threads(1)
+
+
 class OutOfMemoryOnce:
     """A forward pre-hook on SAM 3's tracker memory encoder that raises torch.OutOfMemoryError once
     after `armed` is set. The memory encoder is the last step of a click or a refinement, after the

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sam3_ros.engine.concept_tracker import ConceptTracker
+from sam3_ros.engine.prompt_registry import PromptRequest
 from sam3_ros.synthetic.ground_truth import FrameAnnotations, ids_matching_prompt
 from sam3_ros.synthetic.tracking_metrics import Masks, OcclusionEvent, PromptEvaluation, evaluate_prompt, frame_overlap, summarise
 from sam3_ros.synthetic.vocabulary import all_prompt_phrases
@@ -65,6 +67,21 @@ def run_tracker(
         evaluation = evaluate_prompt(overlaps[phrase], [event for event in events if event.obj_id in named])
         results.append(PromptResult(prompts.seed, phrase, phrase != prompts.absent, evaluation))
     return results, seconds
+
+
+def concept_tracker_step(tracker: ConceptTracker, phrases: list[str]) -> Step:
+    """`tracker` (sam3_ros's engine, one stream) as a Step: the phrases become its prompts, each
+    frame's instances are grouped by phrase."""
+    added = tracker.add_prompts([PromptRequest(phrase) for phrase in phrases])
+    phrase_of = {prompt.id: phrase for phrase, prompt in zip(phrases, added)}
+
+    def step(frame: np.ndarray) -> Tracks:
+        tracks: Tracks = {phrase: {} for phrase in phrases}
+        for instance in tracker.process(frame).instances:
+            tracks[phrase_of[instance.prompt_id]][instance.track_id] = instance.mask
+        return tracks
+
+    return step
 
 
 def tracker_summary(results: list[PromptResult], seconds: float, frames: int) -> dict:

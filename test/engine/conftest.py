@@ -26,16 +26,6 @@ BIKES_FRAMES = 30
 RECONDITIONING = dict(recondition_every_nth_frame=2, high_conf_thresh=0.0, high_iou_thresh=0.0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # The test machine has two cores shared with other jobs; two intra-op threads then spin and
-    # make the tiny model about ten times slower than one.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="session")
 def bikes_frames(bikes_small) -> list[np.ndarray]:
     """The first BIKES_FRAMES frames of bikes.mp4 at 160x68 (test/conftest.py). Do not modify them."""

@@ -26,7 +26,7 @@ from sam3_ros.annotate.fleet import main
 from sam3_ros.node.node_process import executable_path
 
 # Starting Ray and its workers takes minutes on two cores shared with other test workers.
-pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("tool_env")]
+pytestmark = pytest.mark.timeout(900)
 
 MAX_FRAMES = 24  # bikes.mp4 is cut there (as the single tool's bikes_run); the written recordings are shorter
 OUTPUT_FILES = ("annotated.mp4", "annotations.json", "instances.mcap")

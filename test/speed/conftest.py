@@ -1,6 +1,5 @@
 """Fixtures of the speed tests: a few small frames of real footage, and the engine run on them."""
 
-import functools
 import os
 
 # Before transformers is imported: its optional `kernels` package would otherwise try the hub.
@@ -8,17 +7,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import pytest
-import torch
 
 from sam3_ros.engine.concept_tracker import ConceptTracker, TrackerSettings
 from sam3_ros.engine.prompt_registry import PromptRequest
-
-
-@pytest.fixture(scope="module", autouse=True)
-def single_thread(request):
-    # Two intra-op threads on the shared two-core machine spin and slow the tiny model down.
-    request.addfinalizer(functools.partial(torch.set_num_threads, torch.get_num_threads()))
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

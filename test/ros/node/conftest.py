@@ -301,18 +301,6 @@ def finish_node(node: NodeProcess) -> None:
     assert code == 0, f"the node did not exit cleanly on SIGINT (exit code {code}): {node.describe()}"
 
 
-@pytest.fixture
-def one_torch_thread():
-    """One intra-op thread in this process, as in every node the tests start (node_environment): an
-    engine here and a node then add up their floats in the same order."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def sam3_node(ros_domain_id, tmp_path_factory, request):
     node = start_node(ros_domain_id, tmp_path_factory.mktemp("sam3_node") / "sam3_node.log", node_parameters(request))

@@ -60,7 +60,7 @@ def _run_node(node_launcher, model: str, frames) -> list[tuple]:
     return records
 
 
-def test_the_node_on_a_model_folder_publishes_what_tiny_random_does(node_launcher, tiny_folder, footage, one_torch_thread):
+def test_the_node_on_a_model_folder_publishes_what_tiny_random_does(node_launcher, tiny_folder, footage):
     frames = footage[:NODE_FRAMES]
     expected = _run_node(node_launcher, TINY_MODEL_NAME, frames)
     got = _run_node(node_launcher, str(tiny_folder), frames)
@@ -86,7 +86,7 @@ def _annotate(bikes_path, model: str, output) -> dict:
     return json.loads((output / "annotations.json").read_text())
 
 
-def test_annotate_with_a_model_folder_writes_the_annotations_of_tiny_random(bikes_path, tiny_folder, tmp_path, one_torch_thread):
+def test_annotate_with_a_model_folder_writes_the_annotations_of_tiny_random(bikes_path, tiny_folder, tmp_path):
     expected = _annotate(bikes_path, TINY_MODEL_NAME, tmp_path / "tiny_random")
     got = _annotate(bikes_path, str(tiny_folder), tmp_path / "folder")
 

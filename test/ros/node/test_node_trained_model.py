@@ -49,7 +49,7 @@ def scene():
     return list(images), sequence_prompts(SEED, list(annotations)).present
 
 
-def test_the_node_on_tiny_synthetic_publishes_what_the_engine_tracks(node_launcher, scene, one_torch_thread):
+def test_the_node_on_tiny_synthetic_publishes_what_the_engine_tracks(node_launcher, scene):
     images, phrases = scene
     sam3, tokenizer = load_sam3(TRAINED_TINY_MODEL_NAME, device="cpu", dtype="float32")
     engine = ConceptTracker(sam3, tokenizer, TrackerSettings())
