@@ -7,8 +7,9 @@
 #            message conversion);
 #   jazzy    test/ros/ again in the ROS 2 Jazzy environment.
 # The two distros run side by side, each set up, then its tests in pytest-xdist workers
-# (SAM3_TEST_WORKERS, default 2 each; 3 with one distro), then its tests marked `serial` (the soak,
-# which measures the node's memory over thousands of frames) one at a time.
+# (SAM3_TEST_WORKERS, default 3 where every test runs, 2 for Jazzy's test/ros/), then its tests
+# marked `serial` (the soak, which measures the node's memory over thousands of frames) one at a
+# time.
 # The order is random, its seed from the commit (SAM3_TEST_SEED=N repeats another run's order;
 # pytest prints it). Each part's log is printed when all are done; the last lines are one summary
 # per part.
@@ -55,13 +56,15 @@ if [ -n "${ROS_DISTRO:-}" ]; then
 else
   DISTROS=(kilted jazzy)
 fi
-# Two distros run at once, each in fewer workers: together they keep both cores busy while one
-# distro's tests wait on ROS discovery and node start-ups.
-WORKERS="${SAM3_TEST_WORKERS:-$(( ${#DISTROS[@]} > 1 ? 2 : 3 ))}"
+# Workers per distro: 3 for the first (every test), 2 for the second (test/ros/, half as many):
+# run at once, the two distros keep both cores busy while one's tests wait on ROS discovery and
+# node start-ups.
+WORKERS_FIRST="${SAM3_TEST_WORKERS:-3}"
+WORKERS_OTHER="${SAM3_TEST_WORKERS:-2}"
 # Each part's workers get ROS domain ids BASE+0, BASE+1, ... (test/ros/node/conftest.py); the base
 # is random, so that two test runs on one machine are unlikely to meet.
 BASE=$((20 + RANDOM % 6 * 10))
-PYTEST_ARGS=(-n "$WORKERS" --dist loadfile --durations=25 -q ${SEED:+"--randomly-seed=$SEED"})
+PYTEST_ARGS=(--dist loadfile --durations=25 -q ${SEED:+"--randomly-seed=$SEED"})
 
 say "test order: random, --randomly-seed=${SEED:-random} (SAM3_TEST_SEED=N repeats an order)"
 LOGS="$(mktemp -d)"
@@ -108,7 +111,7 @@ run_part() {
   targets=(test)
   [ "$index" -eq 0 ] || targets=(test/ros)
   if [ "$part" = parallel ]; then
-    args=(-m "not serial" "${PYTEST_ARGS[@]}")
+    args=(-m "not serial" -n "$([ "$index" -eq 0 ] && echo "$WORKERS_FIRST" || echo "$WORKERS_OTHER")" "${PYTEST_ARGS[@]}")
   else
     args=(-m serial -p no:xdist --durations=0 -q ${SEED:+"--randomly-seed=$SEED"})
   fi
