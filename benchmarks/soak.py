@@ -53,6 +53,7 @@ from visualization_msgs.msg import MarkerArray
 
 from sam3_ros.demo.sample_footage import bikes_video_path, read_rgb_frames
 from sam3_ros.node.image_conversion import image_msg_from_array
+from sam3_ros.node.message_conversion import node_status_name
 from sam3_ros.node.node_process import NodeProcess, use_large_image_transport
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +134,7 @@ class Counters:
                 self.received[topic] += 1
                 if topic == "diagnostics":
                     for status in msg.status:
-                        if status.name.startswith("sam3:"):
+                        if status.name == node_status_name("sam3"):
                             self.last_diagnostics = {kv.key: kv.value for kv in status.values}
 
         return callback

@@ -10,6 +10,7 @@ from sam3_ros.cli.connection import Sam3Connection
 from sam3_ros.cli.errors import NodeUnreachable
 from sam3_ros.cli.live_view import live_view
 from sam3_ros.msg import InstanceArray
+from sam3_ros.node.message_conversion import node_status_name
 
 DIAGNOSTICS_WAIT_S = 1.5  # the node reports once a second
 REFRESH_S = 0.25
@@ -30,14 +31,15 @@ class _Latest:
     def __init__(self, node_name: str):
         self.array = None
         self.status = None
-        self._status_prefix = node_name.rpartition("/")[2] + ":"  # the node names its status after itself
+        # The node's own status; a node with several cameras also has one per camera.
+        self._status_name = node_status_name(node_name.rpartition("/")[2])
 
     def on_instances(self, array) -> None:
         self.array = array
 
     def on_diagnostics(self, array) -> None:
         for status in array.status:
-            if status.name.startswith(self._status_prefix):
+            if status.name == self._status_name:
                 self.status = status
 
     def lifecycle_state(self) -> str:

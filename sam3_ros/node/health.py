@@ -33,6 +33,9 @@ class HealthReport:
     level: Level
     message: str
     values: tuple[tuple[str, str], ...]  # (key, value), in a fixed order (docs/behaviour.md "Diagnostics")
+    # With named cameras (parameter `cameras`): each camera's own report, by name; none for the
+    # one unnamed camera, whose figures are the node's.
+    cameras: tuple[tuple[str, HealthReport], ...] = ()
 
 
 def _rate(count: int, seconds: float) -> str:
@@ -65,13 +68,24 @@ class HealthMonitor:
         self._last_rejection = ""
         self._last_image: float | None = None
         self._last_synchronised: float | None = None
+        self._cameras: dict[str, _Camera] = {"": _Camera()}
         self._active_since = now
         self._instances = 0
         self._positioned = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def configured(self, model: str, device: str, dtype: str, use_depth: bool, stall_timeout_s: float, mask_kernels: str = "n/a") -> None:
+    def configured(
+        self,
+        model: str,
+        device: str,
+        dtype: str,
+        use_depth: bool,
+        stall_timeout_s: float,
+        mask_kernels: str = "n/a",
+        cameras: tuple[str, ...] = ("",),
+    ) -> None:
+        """`cameras`: the names of the `cameras` parameter, or the one unnamed camera ("")."""
         if stall_timeout_s <= 0:
             raise ValueError(f"stall_timeout must be positive, got {stall_timeout_s}")
         with self._lock:
@@ -79,6 +93,7 @@ class HealthMonitor:
             self._model, self._device, self._dtype, self._use_depth = model, device, dtype, use_depth
             self._mask_kernels = mask_kernels
             self.stall_timeout_s = stall_timeout_s
+            self._cameras = {name: _Camera() for name in cameras}
 
     def configure_failed(self, reason: str) -> None:
         with self._lock:
@@ -101,10 +116,13 @@ class HealthMonitor:
 
     # -- frames ------------------------------------------------------------------------------------
 
-    def image_received(self, now: float) -> None:
+    def image_received(self, now: float, camera: str = "") -> None:
         with self._lock:
             self._window.received += 1
             self._last_image = now
+            own = self._cameras[camera]
+            own.window.received += 1
+            own.last_image = now
 
     def inputs_synchronised(self, now: float) -> None:
         """A colour image found its depth image and camera_info (use_depth only)."""
@@ -112,10 +130,11 @@ class HealthMonitor:
             self._window.synchronised += 1
             self._last_synchronised = now
 
-    def frame_dropped(self) -> None:
+    def frame_dropped(self, camera: str = "") -> None:
         with self._lock:
             self._window.dropped += 1
             self._dropped_total += 1
+            self._cameras[camera].window.dropped += 1
 
     def image_rejected(self, reason: str) -> None:
         with self._lock:
@@ -123,12 +142,16 @@ class HealthMonitor:
             self._rejected_total += 1
             self._last_rejection = reason
 
-    def frame_processed(self, latency_s: float, instances: int, positioned: int) -> None:
+    def frame_processed(self, latency_s: float, instances: int, positioned: int, camera: str = "") -> None:
         with self._lock:
             self._window.processed += 1
             self._window.latencies.append(latency_s)
             self._error_streak = 0
             self._instances, self._positioned = instances, positioned
+            own = self._cameras[camera]
+            own.window.processed += 1
+            own.window.latencies.append(latency_s)
+            own.instances = instances
 
     def inference_failed(self, error: str) -> None:
         with self._lock:
@@ -185,7 +208,32 @@ class HealthMonitor:
                     ("synchronised depth rate (Hz)", _rate(window.synchronised, seconds)),
                     ("instances with 3D position", str(self._positioned)),
                 ]
-            return HealthReport(level, message, tuple(values))
+            cameras = tuple((name, self._camera_report(now, seconds, name)) for name in self._cameras if name)
+            return HealthReport(level, message, tuple(values), cameras)
+
+    def _camera_report(self, now: float, seconds: float, name: str) -> HealthReport:
+        """One named camera's figures over the window that `report` closes; starts its next window."""
+        own = self._cameras[name]
+        window, own.window = own.window, _Window()
+        latencies = window.latencies
+        stalled = self._camera_stall(now, name) if self._state == "active" else None
+        values = (
+            ("input rate (Hz)", _rate(window.received, seconds)),
+            ("processed rate (Hz)", _rate(window.processed, seconds)),
+            ("dropped frames", str(window.dropped)),
+            ("latency mean (s)", _seconds(sum(latencies) / len(latencies) if latencies else None)),
+            ("latency max (s)", _seconds(max(latencies) if latencies else None)),
+            ("seconds since last image", _seconds(None if own.last_image is None else now - own.last_image)),
+            ("instances", str(own.instances)),
+        )
+        return HealthReport(Level.WARN if stalled else Level.OK, stalled or self._state, values)
+
+    def _camera_stall(self, now: float, name: str) -> str | None:
+        stalled = self._stalled_for(now, self._cameras[name].last_image)
+        if stalled is None:
+            return None
+        camera = f"camera '{name}'" if name else "camera"
+        return f"{camera} stalled: no image for {stalled:.1f} s (stall_timeout {self.stall_timeout_s:g} s)"
 
     def _problems(self, now: float, window: _Window) -> list[tuple[Level, str]]:
         if self._state == "unconfigured":
@@ -199,10 +247,9 @@ class HealthMonitor:
             problems.append((Level.WARN, f"inference failed on {window.errors} frame(s): {self._last_error}"))
         if self._caps_lowered:
             problems.append((Level.WARN, f"object caps lowered to {self._caps_lowered} (total/per prompt) after out-of-memory frames"))
-        stalled = self._stalled_for(now, self._last_image)
-        if stalled is not None:
-            problems.append((Level.WARN, f"camera stalled: no image for {stalled:.1f} s (stall_timeout {self.stall_timeout_s:g} s)"))
-        elif self._use_depth:
+        stalls = [stall for stall in (self._camera_stall(now, name) for name in self._cameras) if stall]
+        problems += [(Level.WARN, stall) for stall in stalls]
+        if not stalls and self._use_depth:
             unmatched = self._stalled_for(now, self._last_synchronised)
             if unmatched is not None:
                 problems.append(
@@ -228,6 +275,15 @@ class _Window:
     rejected: int = 0
     errors: int = 0
     latencies: list[float] = field(default_factory=list)  # image stamp -> publish, seconds
+
+
+@dataclass
+class _Camera:
+    """One camera's counters: its window since the last report, its last image, its last frame's instances."""
+
+    window: _Window = field(default_factory=_Window)
+    last_image: float | None = None
+    instances: int = 0
 
 
 def device_memory_mib(device) -> str:

@@ -191,7 +191,7 @@ class Sam3Node(LifecycleNode):
         self._interfaces = self._create_interfaces(config, engine)
         dtype = str(engine.dtype).removeprefix("torch.")
         depth = any(camera.depth is not None for camera in config.cameras)
-        self.health.configured(config.model, str(engine.device), dtype, depth, config.stall_timeout, model.mask_kernels)
+        self.health.configured(config.model, str(engine.device), dtype, depth, config.stall_timeout, model.mask_kernels, tuple(cameras))
         self.get_logger().info(
             f"configured (inactive, vision backbone: {model.vision_backend}, mask NMS and hole filling: "
             f"{model.mask_kernels}): activate to start processing"
@@ -238,7 +238,7 @@ class Sam3Node(LifecycleNode):
                 camera.depth.sync_queue_size,
                 camera.depth.sync_slop,
                 on_set=lambda colour, depth, info: self._on_synchronised(state, colour, depth, info),
-                on_first=self._on_colour_image,
+                on_first=lambda colour: self._on_colour_image(state, colour),
             )
         return state
 
@@ -369,11 +369,11 @@ class Sam3Node(LifecycleNode):
 
     # -- images ----------------------------------------------------------------------------------
 
-    def _on_colour_image(self, msg) -> None:
-        self.health.image_received(time.monotonic())
+    def _on_colour_image(self, camera: _Camera, msg) -> None:
+        self.health.image_received(time.monotonic(), camera.input.name)
 
     def _on_image(self, camera: _Camera, msg) -> None:
-        self._on_colour_image(msg)
+        self._on_colour_image(camera, msg)
         self._enqueue(camera, FrameInputs(msg))
 
     def _on_synchronised(self, camera: _Camera, colour, depth, info) -> None:
@@ -385,7 +385,7 @@ class Sam3Node(LifecycleNode):
             return  # inactive: images are ignored, not queued for later
         with self._pending_lock:
             if camera.pending is not None:
-                self.health.frame_dropped()
+                self.health.frame_dropped(camera.input.name)
             camera.pending = inputs
         self._wake.set()
 
@@ -452,7 +452,7 @@ class Sam3Node(LifecycleNode):
         array = instance_array_from_result(result, msg.header, positions, inputs.depth.header if inputs.depth else None)
         camera.instances.publish(array)
         positioned = sum(1 for position in (positions or {}).values() if position.valid)
-        self.health.frame_processed(self._latency_s(msg.header.stamp), len(result.instances), positioned)
+        self.health.frame_processed(self._latency_s(msg.header.stamp), len(result.instances), positioned, camera.input.name)
         if self.config.publish_label_image and camera.label.get_subscription_count() > 0:
             camera.label.publish(image_msg_from_array(label_image_from_masks(result), "16UC1", msg.header))
         if self.config.publish_debug_image and camera.debug.get_subscription_count() > 0:
@@ -505,7 +505,7 @@ class Sam3Node(LifecycleNode):
         report = self.health.report(time.monotonic(), prompts, device_memory_mib(engine.device if engine else None))
         hardware_id = str(engine.device) if engine else "none"
         stamp = self.get_clock().now().to_msg()
-        self._diagnostics_pub.publish(diagnostic_array_from_report(report, f"{self.get_name()}: concept tracking", hardware_id, stamp))
+        self._diagnostics_pub.publish(diagnostic_array_from_report(report, self.get_name(), hardware_id, stamp))
 
     def destroy_node(self):
         self._running = False

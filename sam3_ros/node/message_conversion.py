@@ -57,15 +57,27 @@ def _set_position(instance: Instance, position: ObjectPosition) -> None:
     instance.depth_pixels = position.pixels
 
 
-def diagnostic_array_from_report(report: HealthReport, name: str, hardware_id: str, stamp) -> DiagnosticArray:
-    status = DiagnosticStatus(
-        level=bytes([int(report.level)]),
-        name=name,
-        message=report.message,
-        hardware_id=hardware_id,
-        values=[KeyValue(key=key, value=value) for key, value in report.values],
+def node_status_name(node_name: str) -> str:
+    """The name of the node's own DiagnosticStatus on /diagnostics (`node_name` without namespace)."""
+    return f"{node_name}: concept tracking"
+
+
+def diagnostic_array_from_report(report: HealthReport, node_name: str, hardware_id: str, stamp) -> DiagnosticArray:
+    """The node's status (node_status_name), then one per named camera ("<node>: camera <name>")."""
+    statuses = [(node_status_name(node_name), report)]
+    statuses += [(f"{node_name}: camera {camera}", camera_report) for camera, camera_report in report.cameras]
+    array = DiagnosticArray(
+        status=[
+            DiagnosticStatus(
+                level=bytes([int(status.level)]),
+                name=name,
+                message=status.message,
+                hardware_id=hardware_id,
+                values=[KeyValue(key=key, value=value) for key, value in status.values],
+            )
+            for name, status in statuses
+        ]
     )
-    array = DiagnosticArray(status=[status])
     array.header.stamp = stamp
     return array
 

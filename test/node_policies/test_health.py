@@ -157,3 +157,42 @@ def test_stall_timeout_must_be_positive():
 
 def test_device_memory_is_na_off_cuda():
     assert device_memory_mib("cpu") == "n/a" and device_memory_mib(None) == "n/a"
+
+
+def test_each_named_camera_reports_its_own_rates_and_its_own_stall():
+    monitor = HealthMonitor(0.0)
+    monitor.configured("tiny-random", "cpu", "float32", False, STALL_S, cameras=("front", "rear"))
+    monitor.activated(0.0)
+    for step in range(10):
+        monitor.image_received(0.1 * step, "front")
+        monitor.frame_processed(0.05, 2, 0, "front")
+    monitor.image_received(0.5, "rear")
+    monitor.frame_dropped("rear")
+
+    report = monitor.report(1.0, 1, "n/a")
+    cameras = dict(report.cameras)
+    assert list(cameras) == ["front", "rear"]
+    assert (values(report)["input rate (Hz)"], values(report)["dropped frames"]) == ("11.00", "1"), "the node's figures sum the cameras'"
+    front, rear = values(cameras["front"]), values(cameras["rear"])
+    assert (front["input rate (Hz)"], front["processed rate (Hz)"], front["instances"], front["dropped frames"]) == (
+        "10.00",
+        "10.00",
+        "2",
+        "0",
+    )
+    assert (rear["input rate (Hz)"], rear["processed rate (Hz)"], rear["dropped frames"]) == ("1.00", "0.00", "1")
+    assert report.level == cameras["front"].level == cameras["rear"].level == Level.OK
+
+    for step in range(10, 40):  # the front camera goes on, the rear one falls silent
+        monitor.image_received(0.1 * step, "front")
+    report = monitor.report(4.0, 1, "n/a")
+    cameras = dict(report.cameras)
+    assert cameras["front"].level == Level.OK and values(cameras["front"])["input rate (Hz)"] == "10.00"
+    assert (cameras["rear"].level, cameras["rear"].message) == (Level.WARN, "camera 'rear' stalled: no image for 3.5 s (stall_timeout 2 s)")
+    assert report.level == Level.WARN and report.message == "camera 'rear' stalled: no image for 3.5 s (stall_timeout 2 s)"
+
+
+def test_the_one_unnamed_camera_has_no_report_of_its_own():
+    monitor = active_monitor()
+    monitor.image_received(0.5)
+    assert monitor.report(1.0, 0, "n/a").cameras == ()

@@ -1,10 +1,13 @@
 """Two cameras on one node and one model (parameter `cameras`): bikes.mp4 on one, the carphone clip
 (another scene, another size) on the other, their frames interleaved. Each camera's results come
-on its own topic with its own image's frame and stamp, and no track id is reported by both. A click names the camera whose image it is in."""
+on its own topic with its own image's frame and stamp, and no track id is reported by both. A click names the camera whose image it is in; each camera has its
+own diagnostics."""
 
 import re
 import subprocess
+import time
 
+from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import Point32
 from sam3_ros.srv import RemoveObject, TrackObject
 
@@ -69,3 +72,22 @@ def test_sam3ctl_tracks_an_object_on_the_camera_it_names(fresh, carphone_frames)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^ *\d+ +clicked  \(camera car\)$", done.stdout, re.MULTILINE), done.stdout
+
+
+def test_each_camera_has_its_own_diagnostics_and_a_silent_one_is_reported_stalled(fresh, footage, carphone_frames):
+    fresh.subscribe_diagnostics()
+    fresh.process_on("car", carphone_frames[0], FRAME_IDS["car"])
+
+    # The street camera goes on at camera pace (one frame after the other), the car falls silent.
+    deadline, index, stalled = time.monotonic() + 60, 0, None
+    while stalled is None:
+        assert time.monotonic() < deadline, "the silent car camera was never reported stalled"
+        fresh.process_on("street", footage[index % len(footage)], FRAME_IDS["street"])
+        index += 1
+        stalled = next((s for _, s in fresh.diagnostics if s.name == "sam3: camera car" and s.level == DiagnosticStatus.WARN), None)
+
+    assert stalled.message.startswith("camera 'car' stalled: no image for"), stalled
+    street = [s for _, s in fresh.diagnostics if s.name == "sam3: camera street"][-1]
+    assert street.level == DiagnosticStatus.OK and fresh.report_values(street)["processed rate (Hz)"] != "0.00", street
+    node = fresh.wait_for_diagnostic(lambda s: s.name == "sam3: concept tracking", 10, "the node's own status")
+    assert node.level == DiagnosticStatus.WARN and "camera 'car' stalled" in node.message, node
