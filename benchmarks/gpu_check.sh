@@ -17,6 +17,7 @@
 #   2. launch_count.py on the GPU (counted, not emulated), full-size architecture, same grid
 #                                                                          -> launch_counts_full.json
 #   3. stream_benchmark.py --profile at 3x10                               -> profile_3x10.json
+#   3b. cameras_benchmark.py: 1, 2 and 4 cameras on one model at 1x5 each   -> cameras.json
 #   4. stream_benchmark.py, same grid, vision backbone and tracker pass compiled -> stream_compile.json
 #   5. launch_count.py on the GPU with the real-layer-count tiny model: the same model the CPU counts
 #      use, so its figures check the CPU's emulation of a device             -> launch_counts_real_layers.json
@@ -58,6 +59,7 @@ if [ "$DRY_RUN" = 1 ]; then
   STREAM=(--tiny --frames 2 --warmup 1 --threads 1 --resolution 320x180)
   LAUNCH_FULL=(--architecture tiny --grid "$GRID" --warmup 1 --frames 1 --threads 1 --resolution 320x180)
   LAUNCH_REAL=(--architecture real-layer-counts --grid 1x1 --warmup 1 --frames 1 --threads 1 --resolution 320x180)
+  CAMERAS=(--tiny --frames 2 --warmup 1 --threads 1 --resolution 320x180 --cameras 1,2)
 else
   if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -69,6 +71,7 @@ else
   STREAM=(--device cuda --dtype bfloat16 --frames 15 --warmup 5)
   LAUNCH_FULL=(--device cuda --dtype bfloat16 --architecture full --grid "$GRID")
   LAUNCH_REAL=(--device cuda --dtype float32 --architecture real-layer-counts --grid "$GRID")
+  CAMERAS=(--device cuda --dtype bfloat16 --frames 15 --warmup 5 --cameras 1,2,4 --point 1x5)
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
@@ -108,6 +111,8 @@ step "launch counts, full-size architecture" 100 "^point" \
   "$PYTHON" benchmarks/launch_count.py "${LAUNCH_FULL[@]}" --json "$OUT_DIR/launch_counts_full.json"
 step "profile at 3x10" 50 "where a frame's time goes" \
   "$PYTHON" benchmarks/stream_benchmark.py "${STREAM[@]}" --grid 3x10 --profile --json "$OUT_DIR/profile_3x10.json"
+step "cameras benchmark, 1/2/4 cameras on one model" 80 "^cameras" \
+  "$PYTHON" benchmarks/cameras_benchmark.py "${CAMERAS[@]}" --json "$OUT_DIR/cameras.json"
 step "stream benchmark, compile backend" 200 "^ point" \
   "$PYTHON" benchmarks/stream_benchmark.py "${STREAM[@]}" --grid "$GRID" --vision-backend compile --tracker-backend compile --json "$OUT_DIR/stream_compile.json"
 step "launch counts, real-layer-count tiny model (the CPU figures' check)" 80 "^point" \

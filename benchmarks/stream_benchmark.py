@@ -61,6 +61,7 @@ from sam3_ros.engine.tiny_model import (
     make_detections_confident,
     tiny_sam3_config,
 )
+from sam3_ros.engine.track_ids import TrackIdAllocator
 from sam3_ros.engine.vision_backends import VISION_BACKENDS, apply_vision_backend
 
 PROMPT_TEXTS = ("person", "bicycle", "car", "bag", "helmet", "tree", "sign", "window")
@@ -214,13 +215,14 @@ def force_detections(model, per_prompt: int):
     return model.detector_model.register_forward_hook(rewrite_scores)
 
 
-def make_engine(model, tokenizer, prompts: list[str], objects: int) -> ConceptTracker:
+def make_engine(model, tokenizer, prompts: list[str], objects: int, track_ids: TrackIdAllocator | None = None) -> ConceptTracker:
+    """`track_ids`: the counter that several streams of one node share (cameras_benchmark.py)."""
     settings = TrackerSettings(
         confirm_frames=1,
         max_objects_per_prompt=math.ceil(objects / len(prompts)),
         max_objects_total=objects,
     )
-    engine = ConceptTracker(model, tokenizer, settings)
+    engine = ConceptTracker(model, tokenizer, settings, track_ids=track_ids)
     engine.add_prompts([PromptRequest(text) for text in prompts])
     return engine
 
