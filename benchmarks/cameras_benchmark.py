@@ -42,6 +42,7 @@ from stream_benchmark import (
     parse_resolution,
     write_report,
 )
+from tabulate import tabulate
 
 from sam3_ros.engine.model_loading import resolve_device, resolve_dtype
 from sam3_ros.engine.track_ids import TrackIdAllocator
@@ -78,19 +79,30 @@ def run_cameras(model, tokenizer, runner: Runner, cameras: int, point: tuple[int
 
 
 def format_table(rows: list[dict]) -> str:
-    header = (
-        f"{'cameras':>7} {'round p50 ms':>12} {'p95 ms':>8} {'p99 ms':>8} {'FPS per camera':>14} {'FPS in all':>10} "
-        f"{'objects/camera':>14} {'device MiB start->end (peak)':>30}"
+    headers = (
+        "cameras",
+        "round p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "FPS per camera",
+        "FPS in all",
+        "objects/camera",
+        "device MiB start->end (peak)",
     )
-    lines = [header, "-" * len(header)]
-    for row in rows:
-        latency = row["latency_ms"]
-        lines.append(
-            f"{row['cameras']:>7} {latency['p50']:>12.1f} {latency['p95']:>8.1f} {latency['p99']:>8.1f} "
-            f"{row['fps_per_camera']:>14.2f} {row['fps_all_cameras']:>10.2f} {row['tracked_objects_per_camera']['mean']:>14.1f} "
-            f"{format_memory(row['memory_mib']):>30}"
+    table = [
+        (
+            row["cameras"],
+            row["latency_ms"]["p50"],
+            row["latency_ms"]["p95"],
+            row["latency_ms"]["p99"],
+            row["fps_per_camera"],
+            row["fps_all_cameras"],
+            row["tracked_objects_per_camera"]["mean"],
+            format_memory(row["memory_mib"]),
         )
-    return "\n".join(lines)
+        for row in rows
+    ]
+    return tabulate(table, headers, floatfmt=".1f", colalign=("right",) * len(headers))
 
 
 def main(argv=None) -> int:
@@ -125,7 +137,7 @@ def main(argv=None) -> int:
     with torch.inference_mode():
         for cameras in args.cameras:
             rows.append(run_cameras(model, tokenizer, runner, cameras, point, clip, args))
-            print(format_table(rows[-1:]).splitlines()[-1], flush=True)
+            print(f"{cameras} camera(s): {rows[-1]['fps_all_cameras']:.1f} FPS in all", flush=True)
     print(format_table(rows))
     if args.json:
         write_report(

@@ -111,7 +111,7 @@ step "launch counts, full-size architecture" 100 "^point" \
   "$PYTHON" benchmarks/launch_count.py "${LAUNCH_FULL[@]}" --json "$OUT_DIR/launch_counts_full.json"
 step "profile at 3x10" 50 "where a frame's time goes" \
   "$PYTHON" benchmarks/stream_benchmark.py "${STREAM[@]}" --grid 3x10 --profile --json "$OUT_DIR/profile_3x10.json"
-step "cameras benchmark, 1/2/4 cameras on one model" 80 "^cameras" \
+step "cameras benchmark, 1/2/4 cameras on one model" 80 "round p50 ms" \
   "$PYTHON" benchmarks/cameras_benchmark.py "${CAMERAS[@]}" --json "$OUT_DIR/cameras.json"
 step "stream benchmark, compile backend" 200 "^ point" \
   "$PYTHON" benchmarks/stream_benchmark.py "${STREAM[@]}" --grid "$GRID" --vision-backend compile --tracker-backend compile --json "$OUT_DIR/stream_compile.json"
