@@ -20,8 +20,9 @@ setup(
     description="Open-vocabulary, tracked instance segmentation with SAM 3 for ROS 2",
     license="Apache-2.0",
     packages=find_packages(include=["sam3_ros", "sam3_ros.*"]),
-    # model:=tiny-synthetic (sam3_ros.engine.model_loading.PACKAGED_MODELS); colcon installs the whole folder anyway
-    package_data={"sam3_ros": ["models/*/*"]},
+    # model:=tiny-synthetic (sam3_ros.engine.model_loading.PACKAGED_MODELS) and the page of `sam3ctl console`;
+    # colcon installs the whole folder anyway
+    package_data={"sam3_ros": ["models/*/*", "cli/console/static/*"]},
     python_requires=">=3.11",
     install_requires=_requirements("requirements-runtime.txt"),
     extras_require={"fleet": _requirements("requirements-fleet.txt")},

@@ -2,7 +2,7 @@
 
 Exit status: 0 done; 1 the node refused (the reason is printed); 2 bad arguments; 3 the node or
 its service is not there, or did not answer within the timeout; 130 interrupted while waiting
-(except `watch`, which ends with Ctrl-C).
+(except `watch` and `console`, which end with Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from rclpy.executors import ExternalShutdownException
 
 from sam3_ros.cli import lifecycle_commands, object_commands, prompt_commands, watch
 from sam3_ros.cli.connection import Sam3Connection
+from sam3_ros.cli.console import command as console
 from sam3_ros.cli.errors import BadArguments, NodeUnreachable, RequestRefused
+from sam3_ros.node.node_process import use_large_image_transport
 
-COMMANDS = {"prompts": prompt_commands, "objects": object_commands, "lifecycle": lifecycle_commands, "watch": watch}
+COMMANDS = {"prompts": prompt_commands, "objects": object_commands, "lifecycle": lifecycle_commands, "watch": watch, "console": console}
+LIVE_COMMANDS = ("watch", "console")  # Ctrl-C is how they end
 DEFAULT_NODE = "/sam3"
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -34,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
     )
     top = argparse.ArgumentParser(
         prog="sam3ctl",
-        description="Operate a running sam3 node over ROS 2: prompts, visual objects, lifecycle, live view. "
+        description="Operate a running sam3 node over ROS 2: prompts, visual objects, lifecycle, live view, a web console. "
         "Uses ROS_DOMAIN_ID and the rest of the ROS 2 environment like any ROS 2 client.",
     )
     subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -45,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> None:
     args = parser().parse_args(argv)
+    if args.command == "console":
+        use_large_image_transport()  # it receives camera-sized images (the node's debug_image)
     try:
         with Sam3Connection(args.node, args.timeout) as connection:
             COMMANDS[args.command].run(args, connection, sys.stdout)
@@ -55,7 +60,7 @@ def main(argv=None) -> None:
     except RequestRefused as error:
         _fail(1, f"refused: {error}")
     except (KeyboardInterrupt, ExternalShutdownException):
-        if args.command != "watch":  # Ctrl-C is how a live view ends
+        if args.command not in LIVE_COMMANDS:
             sys.exit(130)
 
 

@@ -2,7 +2,7 @@
 and a track summary.
 
     python -m sam3_ros.demo [--model facebook/sam3|/path/to/sam3|tiny-synthetic|tiny-random]
-                            [--scene bikes|synthetic] [--prompts person bicycle]
+                            [--scene bikes|synthetic] [--prompts person bicycle] [--console]
 
 It starts the installed `sam3_ros` node as a separate process, as a launch file would, feeds it a
 camera stream and records what the node publishes: output/demo.mp4 (the node's ~/debug_image) and
@@ -12,6 +12,8 @@ output/summary.json (every track id, its concept, and the frames it was seen in)
   --seed), one frame at a time from this process so that every frame is processed; the prompts are
   the phrases that name its objects and one that names none, and the summary scores the node's
   tracks against the scene's ground truth (HOTA, IDF1, MOTA, ID switches, recall, precision).
+- `--console`: also serves the operator console (`sam3ctl console`, docs/console.md) and prints its
+  URL; after the recorded pass the scene plays over and over until Ctrl-C.
 Without SAM 3 weights it says how to get them and runs `tiny-synthetic` (a tiny model trained on
 synthetic shapes: docs/training.md) on the synthetic scene, or, where that model is not installed,
 the tiny untrained model on bikes.mp4 (every frame of that video is labelled as untrained).
@@ -21,12 +23,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -35,7 +43,7 @@ from sam3_ros.engine.model_loading import DEFAULT_MODEL, HOW_TO_GET_WEIGHTS, PAC
 from sam3_ros.engine.tiny_model import TINY_MODEL_NAME
 from sam3_ros.msg import InstanceArray
 from sam3_ros.node.image_conversion import rgb_from_image_msg
-from sam3_ros.node.node_process import NodeProcess, use_large_image_transport
+from sam3_ros.node.node_process import NodeProcess, executable_path, use_large_image_transport
 from sam3_ros.outputs.mp4_writer import Mp4Writer
 from sam3_ros.srv import GetPrompts
 
@@ -45,6 +53,7 @@ CAMERA_TOPIC = "/demo/camera/image_raw"
 
 SCENES = ("bikes", "synthetic")
 SYNTHETIC_SIZE = (320, 240)
+CONSOLE_START_TIMEOUT_S = 30.0
 
 
 def weights_available(model: str) -> bool:
@@ -69,6 +78,7 @@ class DemoRecorder(Node):
         self.results = 0
         self.tracks: dict[int, dict] = {}
         self.node_error = ""  # the node's diagnostics ERROR message, e.g. a failed configure
+        self.recording = True
         self.create_subscription(InstanceArray, "/sam3/instances", self._on_instances, 50)
         self.create_subscription(Image, "/sam3/debug_image", self._on_debug_image, 50)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
@@ -79,6 +89,8 @@ class DemoRecorder(Node):
                 self.node_error = status.message
 
     def _on_instances(self, msg: InstanceArray) -> None:
+        if not self.recording:
+            return
         self.results += 1
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         for instance in msg.instances:
@@ -90,7 +102,8 @@ class DemoRecorder(Node):
             track["best_score"] = max(track["best_score"], round(float(instance.score), 3))
 
     def _on_debug_image(self, msg: Image) -> None:
-        self.video.write(rgb_from_image_msg(msg))
+        if self.recording:
+            self.video.write(rgb_from_image_msg(msg))
 
     def close(self) -> None:
         self.video.close()
@@ -111,6 +124,32 @@ def choose_model_and_scene(model: str, scene: str | None) -> tuple[str, str]:
     return model, scene or ("synthetic" if model == TRAINED_TINY_MODEL_NAME else "bikes")
 
 
+def _start_console(output_dir: Path) -> subprocess.Popen:
+    """`sam3ctl console` (its defaults: http://127.0.0.1:8080/) for the demo's node; prints its URL."""
+    log_path = output_dir / "console.log"
+    with open(log_path, "wb") as log:
+        # A session of its own: the terminal's Ctrl-C reaches the demo only, which then stops the console once.
+        console = subprocess.Popen(
+            [str(executable_path("sam3ctl")), "console"], stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    deadline = time.monotonic() + CONSOLE_START_TIMEOUT_S
+    while not (url := re.search(r"http://\S+", log_path.read_text(errors="replace"))):
+        if console.poll() is not None or time.monotonic() > deadline:
+            console.kill()
+            raise RuntimeError(f"the operator console did not start: {log_path.read_text(errors='replace').strip()}")
+        time.sleep(0.1)
+    print(f"[demo] operator console: {url.group(0)}  (open it in a browser; Ctrl-C ends the demo)")
+    return console
+
+
+def _until_interrupted(play) -> None:
+    """Run play(), which goes on until Ctrl-C."""
+    try:
+        play()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        print("[demo] stopped")
+
+
 def _play_bikes(recorder: DemoRecorder, output_dir: Path) -> dict:
     player = NodeProcess(output_dir / "player.log", "footage_player", remappings={"image": CAMERA_TOPIC})
     try:
@@ -119,6 +158,20 @@ def _play_bikes(recorder: DemoRecorder, output_dir: Path) -> dict:
     finally:
         player.stop(timeout=10)
     return {"scene": "bikes.mp4", "frames_published": 250}
+
+
+def _replay_bikes(recorder: DemoRecorder, output_dir: Path) -> None:
+    player = NodeProcess(output_dir / "player.log", "footage_player", parameters={"loop": True}, remappings={"image": CAMERA_TOPIC})
+    try:
+        spin_until(recorder, lambda: not player.alive(), timeout=math.inf)
+    finally:
+        player.stop(timeout=10)
+
+
+def _replay_synthetic(camera: PacedCamera, images) -> None:
+    while True:
+        for image in images:
+            camera.send(image)
 
 
 def _play_synthetic(recorder: DemoRecorder, camera: PacedCamera, sequence, images, frames, prompts) -> dict:
@@ -135,7 +188,9 @@ def _play_synthetic(recorder: DemoRecorder, camera: PacedCamera, sequence, image
     }
 
 
-def run(model: str, scene: str, prompts: list[str] | None, output_dir: Path, seed: int = 0, frames: int = 150) -> dict:
+def run(
+    model: str, scene: str, prompts: list[str] | None, output_dir: Path, seed: int = 0, frames: int = 150, console: bool = False
+) -> dict:
     sequence = None
     if scene == "synthetic":
         # Imported here: the scores need TrackEval and motmetrics (development requirements), which
@@ -160,6 +215,7 @@ def run(model: str, scene: str, prompts: list[str] | None, output_dir: Path, see
     rclpy.init()
     recorder = DemoRecorder(output_dir / "demo.mp4")
     camera = PacedCamera(recorder, CAMERA_TOPIC) if sequence is not None else None
+    console_process = None
     try:
         client = recorder.create_client(GetPrompts, "/sam3/get_prompts")
         print(f"[demo] starting the sam3 node with model '{model}' (log: {output_dir / 'node.log'}) ...")
@@ -167,6 +223,8 @@ def run(model: str, scene: str, prompts: list[str] | None, output_dir: Path, see
         if recorder.node_error or not node.alive() or not came_up:
             reason = recorder.node_error or (f"exited with code {node.process.returncode}" if not node.alive() else "timed out")
             raise RuntimeError(f"the sam3 node did not come up ({reason}); see {output_dir / 'node.log'}")
+        if console:
+            console_process = _start_console(output_dir)
         if sequence is None:
             print(f"[demo] node ready; playing bikes.mp4 on {CAMERA_TOPIC} with prompts {prompts}")
             played = _play_bikes(recorder, output_dir)
@@ -177,9 +235,16 @@ def run(model: str, scene: str, prompts: list[str] | None, output_dir: Path, see
             if not camera.wait_for_node(timeout=30):
                 raise RuntimeError(f"the sam3 node did not subscribe to {CAMERA_TOPIC}; see {output_dir / 'node.log'}")
             played = _play_synthetic(recorder, camera, sequence, images, annotations, scene_prompts)
+        if console:
+            recorder.recording = False  # the video and the summary are of the first pass
+            print("[demo] recorded; the scene plays on for the console until Ctrl-C")
+            _until_interrupted(lambda: _replay_bikes(recorder, output_dir) if sequence is None else _replay_synthetic(camera, images))
     except TimeoutError as error:
         raise RuntimeError(f"{error}; see {output_dir / 'node.log'}") from error
     finally:
+        if console_process is not None:
+            console_process.send_signal(signal.SIGINT)
+            console_process.wait(timeout=10)
         recorder.close()
         node.stop(timeout=10)
         recorder.destroy_node()
@@ -218,6 +283,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="synthetic scene: the index of its held-out test seed")
     parser.add_argument("--frames", type=int, default=150, help="synthetic scene: frames to send")
     parser.add_argument("--output", type=Path, default=REPO / "output")
+    parser.add_argument("--console", action="store_true", help="serve the operator console (sam3ctl console) and play until Ctrl-C")
     args = parser.parse_args()
     if args.frames < 1 or args.seed < 0:
         parser.error("--frames must be at least 1 and --seed at least 0")
@@ -227,7 +293,7 @@ def main() -> None:
             "--prompts is for --scene bikes: a synthetic scene is scored on the phrases that name its objects, and one that names none"
         )
     try:
-        summary = run(model, scene, args.prompts, args.output, args.seed, args.frames)
+        summary = run(model, scene, args.prompts, args.output, args.seed, args.frames, args.console)
     except RuntimeError as error:
         sys.exit(f"[demo] {error}")
     print(
