@@ -126,7 +126,18 @@ run_part() {
 run_distro() {
   local index=$1 distro code=0 start=$SECONDS
   distro="${DISTROS[$index]}"
+  # Beside the first distro's set-up: the browser of the console's tests (Debian's chromium).
+  local browser=""
+  if [ "$index" -eq 0 ]; then
+    bash "$ROOT/scripts/install_browser.sh" >"$LOGS/browser.log" 2>&1 &
+    browser=$!
+  fi
   logged "$LOGS/$distro-setup.log" env ROS_DISTRO="$distro" bash "$ROOT/scripts/setup.sh" || code=$?
+  if [ -n "$browser" ]; then
+    wait "$browser" || code=$?
+    cat "$LOGS/browser.log" >>"$LOGS/$distro-setup.log"
+    [ "$SHOW" = quiet ] || cat "$LOGS/browser.log"
+  fi
   finished "$distro-setup" "$code" "$distro: set-up $([ "$code" = 0 ] && echo done || echo FAILED) in $((SECONDS - start)) s"
   [ "$code" = 0 ] || return 0
   if [ "$index" -eq 0 ]; then

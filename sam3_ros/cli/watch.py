@@ -25,7 +25,7 @@ def add_arguments(subparsers, common) -> None:
     watch.add_argument("--once", action="store_true", help="print the view of the next InstanceArray, then exit")
 
 
-class _Latest:
+class LatestReports:
     """The newest InstanceArray of the node and the newest DiagnosticStatus it published."""
 
     def __init__(self, node_name: str):
@@ -49,7 +49,7 @@ class _Latest:
 
 def run(args, connection: Sam3Connection, out) -> None:
     topic = f"{connection.node_name}/instances"
-    latest = _Latest(connection.node_name)
+    latest = LatestReports(connection.node_name)
     connection.node.create_subscription(InstanceArray, topic, latest.on_instances, 10)
     connection.node.create_subscription(DiagnosticArray, "/diagnostics", latest.on_diagnostics, 10)
     if not connection.spin_until(connection.node_is_running, connection.timeout):

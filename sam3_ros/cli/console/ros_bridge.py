@@ -27,7 +27,7 @@ from sam3_ros.cli.connection import UNCONFIGURED_HINT, Sam3Connection
 from sam3_ros.cli.console.frames import NewestFrames
 from sam3_ros.cli.console.views import active_prompts_view, diagnostics_view, instance_array_view, visual_objects_view
 from sam3_ros.cli.errors import NodeUnreachable
-from sam3_ros.cli.watch import _Latest as LatestReports
+from sam3_ros.cli.watch import LatestReports
 from sam3_ros.msg import InstanceArray
 from sam3_ros.srv import GetPrompts, RefineObject, RemoveObject, SetPrompts, TrackObject
 
