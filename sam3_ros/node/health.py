@@ -208,8 +208,9 @@ class HealthMonitor:
                     ("synchronised depth rate (Hz)", _rate(window.synchronised, seconds)),
                     ("instances with 3D position", str(self._positioned)),
                 ]
-            cameras = tuple((name, self._camera_report(now, seconds, name)) for name in self._cameras if name)
-            return HealthReport(level, message, tuple(values), cameras)
+            # Every camera's window closes here, the unnamed one's too (its figures are the node's).
+            reports = {name: self._camera_report(now, seconds, name) for name in self._cameras}
+            return HealthReport(level, message, tuple(values), tuple((name, report) for name, report in reports.items() if name))
 
     def _camera_report(self, now: float, seconds: float, name: str) -> HealthReport:
         """One named camera's figures over the window that `report` closes; starts its next window."""
