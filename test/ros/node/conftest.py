@@ -69,6 +69,10 @@ FOOTAGE_FRAMES = 40
 NODE_START_TIMEOUT_S = 90.0  # import of torch/transformers and model build on 2 slow, shared cores
 RESULT_TIMEOUT_S = 60.0  # one frame of the tiny model: ~0.2-3 s here, much more under load
 SERVICE_TIMEOUT_S = 20.0
+# A query (it changes nothing) unanswered this long is sent again: a new client's first request can
+# reach the service before the service's response writer has matched the client's reader, and the
+# response is then lost ("failed to send response (timeout)" in the node's log), seen on loaded cores.
+QUERY_RESEND_S = 5.0
 REPORT_TIMEOUT_S = 15.0  # the node reports its diagnostics once a second
 DOMAIN_PROBE_S = 1.0  # how long to look for other nodes on a candidate ROS_DOMAIN_ID
 
@@ -649,18 +653,32 @@ class Sam3Client:
             self._clients[name] = self.node.create_client(srv_type, name)
         return self._clients[name]
 
-    def call(self, srv_type, name: str, request, timeout: float = SERVICE_TIMEOUT_S):
-        """Call a service synchronously (spinning this client's executor); fail on timeout."""
+    def call(self, srv_type, name: str, request, timeout: float = SERVICE_TIMEOUT_S, query: bool = False):
+        """Call a service synchronously (spinning this client's executor); fail on timeout.
+
+        `query`: the request changes nothing, so it is sent again every QUERY_RESEND_S until one is answered.
+        """
         client = self._client(srv_type, name)
         self.spin_until(client.service_is_ready, timeout, f"service {name}")
-        future = client.call_async(request)
-        self.spin_until(future.done, timeout, f"the response of {name}")
+        futures = [client.call_async(request)]
+
+        def answered():
+            return next((f for f in futures if f.done()), None)
+
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            last = not query or left <= QUERY_RESEND_S
+            future = self.spin_until(answered, left if last else QUERY_RESEND_S, f"the response of {name}", fail=last)
+            if future is not None:
+                break
+            futures.append(client.call_async(request))
         if future.exception() is not None:
             raise future.exception()
         return future.result()
 
     def get_prompts(self):
-        return self.call(GetPrompts, f"{NODE_NAME}/get_prompts", GetPrompts.Request()).active_prompts
+        return self.call(GetPrompts, f"{NODE_NAME}/get_prompts", GetPrompts.Request(), query=True).active_prompts
 
     def set_prompts(self, mode: int, texts=(), prompt_ids=(), prompts=None):
         request = SetPrompts.Request()
@@ -681,15 +699,15 @@ class Sam3Client:
         return self.call(ChangeState, f"{NODE_NAME}/change_state", request, timeout).success
 
     def lifecycle_state(self) -> str:
-        return self.call(GetState, f"{NODE_NAME}/get_state", GetState.Request()).current_state.label
+        return self.call(GetState, f"{NODE_NAME}/get_state", GetState.Request(), query=True).current_state.label
 
     def get_parameters(self, names):
-        response = self.call(GetParameters, f"{NODE_NAME}/get_parameters", GetParameters.Request(names=list(names)))
+        response = self.call(GetParameters, f"{NODE_NAME}/get_parameters", GetParameters.Request(names=list(names)), query=True)
         return {name: parameter_value_to_python(value) for name, value in zip(names, response.values)}
 
     def visual_object_ids(self) -> list[int]:
         """The track ids of the node's visual objects (~/remove_object answers with them, also when it refuses id 0)."""
-        response = self.call(RemoveObject, f"{NODE_NAME}/remove_object", RemoveObject.Request(track_id=0))
+        response = self.call(RemoveObject, f"{NODE_NAME}/remove_object", RemoveObject.Request(track_id=0), query=True)
         return [o.track_id for o in response.visual_objects]
 
     def reset_to_start(self) -> None:

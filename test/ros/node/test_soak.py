@@ -5,11 +5,11 @@ were processed; the node's RSS slope after SOAK_WARMUP processed frames must sta
 per 1,000 processed frames.
 
 Marked `serial`: scripts/test.sh runs it after its distro's parallel tests, one at a time (beside
-the other distro's tests or soak). The measured part is the last 2,500 frames and its bound 3 MiB
-per 1,000. A flat node's RSS wanders by a few MiB (allocator arenas, DDS buffers) and still rises
-by a few MiB late in its warm-up: measured after only 1,000 of 3,000 frames, a flat Kilted node
-read 5.1 once in CI (docs/memory.md). The growth that Jazzy had (ros2/rclpy#1371, worked around in
-sam3_ros.node.ros_process) reads as 36 to 40 in this configuration.
+the other distro's tests or soak). The measured part is the last 2,500 frames and its bound 6 MiB
+per 1,000. A flat node's RSS wanders by a few MiB (allocator arenas, DDS buffers), also late in its
+warm-up, which over a few thousand frames reads as up to 5 MiB per 1,000 (docs/memory.md); the
+growth that Jazzy had (ros2/rclpy#1371, worked around in sam3_ros.node.ros_process) reads as 36 to
+40 in this configuration. Slower growth is for the long soak (benchmarks/soak.py, 20,000 frames).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ SOAK_SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "soak.py"
 SOAK_PROCESSED = 4000
 SOAK_WARMUP = 1500  # the node's RSS settles (torch's allocator, DDS buffers) over its first 1,000-2,000 frames
 PROMPT_EVERY = 300  # frames published between prompt changes (a cycle of 4 changes, 2 to 4 concepts)
-RSS_BOUND = 3.0  # MiB per 1,000 processed frames
+RSS_BOUND = 6.0  # MiB per 1,000 processed frames
 SLOPE = "rss slope after warm-up (MiB per 1,000 processed frames)"
 
 
