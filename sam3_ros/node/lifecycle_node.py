@@ -188,10 +188,11 @@ class Sam3Node(LifecycleNode):
         self.config, self.engine = config, engine
         self.prompt_service.configured(engine, config)
         self._banner = MODEL_BANNERS.get(config.model, "")
-        self._interfaces = self._create_interfaces(config, engine)
         dtype = str(engine.dtype).removeprefix("torch.")
         depth = any(camera.depth is not None for camera in config.cameras)
+        # Before the subscriptions: their first images count on the cameras' health.
         self.health.configured(config.model, str(engine.device), dtype, depth, config.stall_timeout, model.mask_kernels, tuple(cameras))
+        self._interfaces = self._create_interfaces(config, engine)
         self.get_logger().info(
             f"configured (inactive, vision backbone: {model.vision_backend}, mask NMS and hole filling: "
             f"{model.mask_kernels}): activate to start processing"
